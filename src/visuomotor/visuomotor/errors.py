@@ -1,0 +1,57 @@
+"""The error hierarchy: one root, one subclass per stage.
+
+Messages name the fix, so a user who reads only the last line of a traceback knows what to do.
+"""
+
+__all__ = [
+    "VisuomotorError",
+    "ConfigError",
+    "CameraError",
+    "InvalidDepthError",
+    "KinematicsError",
+    "IkUnreachableError",
+    "SingularityError",
+    "TrajectoryRejected",
+    "SimError",
+    "SafetyViolation",
+]
+
+
+class VisuomotorError(Exception):
+    """Root of every error the core raises on purpose."""
+
+
+class ConfigError(VisuomotorError, ValueError):
+    """A configuration value is missing or out of range; the message names the key."""
+
+
+class CameraError(VisuomotorError):
+    """The camera, its intrinsics or its frames are unusable."""
+
+
+class InvalidDepthError(CameraError):
+    """No valid depth where one was needed (holes, zeros, out of range)."""
+
+
+class KinematicsError(VisuomotorError):
+    """Forward/inverse kinematics failed."""
+
+
+class IkUnreachableError(KinematicsError):
+    """The pose has no inverse-kinematics solution inside the joint limits."""
+
+
+class SingularityError(KinematicsError):
+    """The pose sits on a kinematic singularity where the analytic IK is undefined."""
+
+
+class TrajectoryRejected(VisuomotorError):
+    """A joint trajectory was refused; the arm keeps holding its last target."""
+
+
+class SimError(VisuomotorError):
+    """The simulator could not be built, rendered or stepped."""
+
+
+class SafetyViolation(VisuomotorError):
+    """A command would leave the configured joint, velocity or workspace limits."""
