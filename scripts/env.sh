@@ -5,11 +5,14 @@ _vm_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$_vm_root/.venv/bin/activate"
 export AMENT_PREFIX_PATH="$_vm_root/.venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 # install/setup.bash sets PYTHONPATH and LD_LIBRARY_PATH (the generated type support needs the latter).
+# colcon's setup scripts read unset variables: relax `set -u` around them, then restore the caller's.
+case $- in *u*) _vm_nounset=1; set +u ;; *) _vm_nounset= ;; esac
 # shellcheck disable=SC1091
-COLCON_TRACE= source "$_vm_root/install/setup.bash"
+source "$_vm_root/install/setup.bash"
+[ -n "$_vm_nounset" ] && set -u
 export RMW_IMPLEMENTATION=${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}
 # Large shared-memory segments + UDP buffers so 640×480 frames cross processes without drops (environment.md).
 export FASTDDS_DEFAULT_PROFILES_FILE=${FASTDDS_DEFAULT_PROFILES_FILE:-$_vm_root/config/fastdds.xml}
 export MUJOCO_GL=${MUJOCO_GL:-egl}
 export VISUOMOTOR_ROOT="$_vm_root"
-unset _vm_root
+unset _vm_root _vm_nounset

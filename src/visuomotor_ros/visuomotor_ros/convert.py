@@ -1,0 +1,223 @@
+"""Message ↔ core dataclass conversion, in one module.
+
+Every converter is a plain function; nodes call them and never touch message fields themselves.
+Images are decoded without copies where the encoding allows (``np.frombuffer`` over the message data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import transforms3d
+from builtin_interfaces.msg import Duration, Time
+from geometry_msgs.msg import Point, Pose, Quaternion
+from sensor_msgs.msg import CameraInfo, Image, JointState
+
+from visuomotor.errors import CameraError
+from visuomotor.geometry import CameraIntrinsics
+from visuomotor.latency import FrameTrail, LatencySummary, StageStats, StageTiming
+from visuomotor_interfaces.msg import FrameTrail as FrameTrailMsg
+from visuomotor_interfaces.msg import LatencyReport
+from visuomotor_interfaces.msg import StageStats as StageStatsMsg
+from visuomotor_interfaces.msg import StageTiming as StageTimingMsg
+
+__all__ = [
+    "IMAGE_CHANNELS",
+    "camera_info_to_intrinsics",
+    "duration_to_ns",
+    "image_to_numpy",
+    "intrinsics_to_camera_info",
+    "joint_state_msg",
+    "matrix_to_pose",
+    "ns_to_duration",
+    "ns_to_stamp",
+    "numpy_to_image",
+    "pose_to_matrix",
+    "stamp_to_ns",
+    "summary_to_report",
+    "timings_from_msg",
+    "timings_to_msg",
+    "trail_from_msg",
+    "trail_to_msg",
+]
+
+# encoding → (numpy dtype, channels)
+IMAGE_CHANNELS: dict[str, tuple[np.dtype, int]] = {
+    "rgb8": (np.dtype(np.uint8), 3),
+    "bgr8": (np.dtype(np.uint8), 3),
+    "mono8": (np.dtype(np.uint8), 1),
+    "16UC1": (np.dtype("<u2"), 1),
+    "mono16": (np.dtype("<u2"), 1),
+    "32FC1": (np.dtype("<f4"), 1),
+}
+
+
+def stamp_to_ns(stamp: Time) -> int:
+    """ROS time → integer nanoseconds."""
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def ns_to_stamp(ns: int) -> Time:
+    """Integer nanoseconds → ROS time."""
+    sec, nanosec = divmod(int(ns), 1_000_000_000)
+    return Time(sec=sec, nanosec=nanosec)
+
+
+def ns_to_duration(ns: int) -> Duration:
+    sec, nanosec = divmod(int(ns), 1_000_000_000)
+    return Duration(sec=sec, nanosec=nanosec)
+
+
+def duration_to_ns(d: Duration) -> int:
+    return d.sec * 1_000_000_000 + d.nanosec
+
+
+def image_to_numpy(msg: Image) -> np.ndarray:
+    """View an Image as an array: (H, W, 3) for rgb8/bgr8, (H, W) for mono/depth encodings.
+
+    Raises:
+        CameraError: unknown encoding, big-endian data, or a buffer that does not match height × step.
+    """
+    spec = IMAGE_CHANNELS.get(msg.encoding)
+    if spec is None:
+        raise CameraError(
+            f"unsupported image encoding {msg.encoding!r}: expected one of {sorted(IMAGE_CHANNELS)}"
+        )
+    dtype, channels = spec
+    if msg.is_bigendian and dtype.itemsize > 1:
+        raise CameraError(f"big-endian {msg.encoding} images are not supported: publish little-endian")
+    row_bytes = msg.width * channels * dtype.itemsize
+    if msg.height == 0 or msg.width == 0:
+        raise CameraError("empty image (width or height is 0)")
+    if msg.step < row_bytes or len(msg.data) < msg.step * msg.height:
+        raise CameraError(
+            f"{msg.encoding} image {msg.width}×{msg.height} needs step ≥ {row_bytes} and "
+            f"{row_bytes * msg.height} bytes, got step {msg.step} and {len(msg.data)} bytes"
+        )
+    buf = np.frombuffer(msg.data, dtype=np.uint8, count=msg.step * msg.height).reshape(msg.height, msg.step)
+    pixels = buf[:, :row_bytes].view(dtype)
+    return pixels.reshape(msg.height, msg.width, channels) if channels > 1 else pixels
+
+
+def numpy_to_image(array: np.ndarray, encoding: str, stamp_ns: int, frame_id: str) -> Image:
+    """Wrap an (H, W[, C]) array as an Image with the given encoding (no conversion of values)."""
+    spec = IMAGE_CHANNELS.get(encoding)
+    if spec is None:
+        raise CameraError(f"unsupported image encoding {encoding!r}")
+    dtype, channels = spec
+    if array.dtype != dtype or (array.ndim == 3 and array.shape[2] != channels) or array.ndim not in (2, 3):
+        raise CameraError(
+            f"{encoding} needs a {dtype} array with {channels} channel(s), got {array.dtype} {array.shape}"
+        )
+    msg = Image()
+    msg.header.stamp = ns_to_stamp(stamp_ns)
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = int(array.shape[0]), int(array.shape[1])
+    msg.encoding = encoding
+    msg.is_bigendian = 0
+    msg.step = msg.width * channels * dtype.itemsize
+    msg.data = np.ascontiguousarray(array).tobytes()
+    return msg
+
+
+def intrinsics_to_camera_info(K: CameraIntrinsics, stamp_ns: int, frame_id: str) -> CameraInfo:
+    """CameraInfo for a rectified pinhole stream (plumb_bob with zero distortion, as RealSense colour)."""
+    msg = CameraInfo()
+    msg.header.stamp = ns_to_stamp(stamp_ns)
+    msg.header.frame_id = frame_id
+    msg.width, msg.height = K.width_px, K.height_px
+    msg.distortion_model = "plumb_bob"
+    msg.d = [0.0] * 5
+    msg.k = [K.fx_px, 0.0, K.cx_px, 0.0, K.fy_px, K.cy_px, 0.0, 0.0, 1.0]
+    msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    msg.p = [K.fx_px, 0.0, K.cx_px, 0.0, 0.0, K.fy_px, K.cy_px, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return msg
+
+
+def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:
+    """Intrinsics from CameraInfo.k; raises CameraError for an all-zero (uncalibrated) matrix."""
+    k = msg.k
+    if k[0] <= 0 or k[4] <= 0:
+        raise CameraError(
+            "camera_info has no focal length (k is zero): the camera is uncalibrated or the message is empty"
+        )
+    fx, fy, cx, cy = float(k[0]), float(k[4]), float(k[2]), float(k[5])
+    return CameraIntrinsics(int(msg.width), int(msg.height), fx, fy, cx, cy)
+
+
+def joint_state_msg(
+    names: Sequence[str], positions: np.ndarray, velocities: np.ndarray, stamp_ns: int
+) -> JointState:
+    """A JointState with an explicit effort array, as ur_robot_driver publishes.
+
+    An empty ``effort`` makes rosbags reject rclpy-serialised messages (Fast CDR padding).
+    """
+    msg = JointState()
+    msg.header.stamp = ns_to_stamp(stamp_ns)
+    msg.name = list(names)
+    msg.position = [float(x) for x in positions]
+    msg.velocity = [float(x) for x in velocities]
+    msg.effort = [0.0] * len(names)
+    return msg
+
+
+def matrix_to_pose(T: np.ndarray) -> Pose:
+    """4×4 homogeneous transform → Pose (quaternion x, y, z, w)."""
+    w, x, y, z = transforms3d.quaternions.mat2quat(T[:3, :3])
+    return Pose(
+        position=Point(x=float(T[0, 3]), y=float(T[1, 3]), z=float(T[2, 3])),
+        orientation=Quaternion(x=float(x), y=float(y), z=float(z), w=float(w)),
+    )
+
+
+def pose_to_matrix(pose: Pose) -> np.ndarray:
+    """Pose → 4×4 homogeneous transform."""
+    q = pose.orientation
+    T = np.eye(4)
+    T[:3, :3] = transforms3d.quaternions.quat2mat([q.w, q.x, q.y, q.z])
+    T[:3, 3] = (pose.position.x, pose.position.y, pose.position.z)
+    return T
+
+
+def timings_to_msg(timings: Iterable[StageTiming]) -> list[StageTimingMsg]:
+    return [StageTimingMsg(stage=t.stage, start_ns=t.start_ns, end_ns=t.end_ns) for t in timings]
+
+
+def timings_from_msg(msgs: Iterable[StageTimingMsg]) -> tuple[StageTiming, ...]:
+    return tuple(StageTiming(m.stage, m.start_ns, m.end_ns) for m in msgs)
+
+
+def trail_to_msg(trail: FrameTrail, frame_id: str = "") -> FrameTrailMsg:
+    msg = FrameTrailMsg()
+    msg.header.stamp = ns_to_stamp(trail.stamp_ns)
+    msg.header.frame_id = frame_id
+    msg.timings = timings_to_msg(trail.timings)
+    return msg
+
+
+def trail_from_msg(msg: object) -> FrameTrail:
+    """The trail of any pipeline message (anything with ``header`` and ``timings``)."""
+    return FrameTrail(stamp_to_ns(msg.header.stamp), timings_from_msg(msg.timings))  # type: ignore[attr-defined]
+
+
+def _stats_msg(s: StageStats | None, name: str = "") -> StageStatsMsg:
+    if s is None:
+        return StageStatsMsg(name=name)
+    return StageStatsMsg(
+        name=s.name, count=s.count, p50_ms=s.p50_ms, p95_ms=s.p95_ms, p99_ms=s.p99_ms,
+        mean_ms=s.mean_ms, max_ms=s.max_ms,
+    )
+
+
+def summary_to_report(summary: LatencySummary, stamp_ns: int) -> LatencyReport:
+    msg = LatencyReport()
+    msg.header.stamp = ns_to_stamp(stamp_ns)
+    msg.stages = [_stats_msg(s) for s in summary.stages]
+    msg.transports = [_stats_msg(s) for s in summary.transports]
+    msg.end_to_end = _stats_msg(summary.end_to_end, "end_to_end")
+    msg.frames = summary.frames
+    msg.dropped = summary.dropped
+    msg.rejection_reasons = list(summary.rejections)
+    msg.rejection_counts = list(summary.rejections.values())
+    return msg

@@ -1,0 +1,51 @@
+"""Map namespaced ROS parameters onto a flat ``{dotted.key: value}`` dict, and back onto config dataclasses.
+
+One helper instead of per-parameter boilerplate: a node lists its defaults once (usually a core config's
+``to_flat_dict()``), and gets back the values from the params file / command line, with unknown keys
+rejected by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from visuomotor.errors import ConfigError
+
+__all__ = ["declare_flat", "reject_unknown_parameters"]
+
+
+def declare_flat(node: Node, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """Declare every key of ``defaults`` as a parameter and return the effective values.
+
+    Lists keep their element type from the default (an empty default list is declared as a string array).
+    Tuples are returned as lists; convert in the config's ``from_flat_dict``.
+    """
+    values: dict[str, Any] = {}
+    for key, default in defaults.items():
+        value = list(default) if isinstance(default, tuple) else default
+        if isinstance(value, list) and not value:
+            param = node.declare_parameter(key, Parameter.Type.STRING_ARRAY)
+        else:
+            param = node.declare_parameter(key, value)
+        got = param.value
+        values[key] = list(got) if isinstance(got, list | tuple) else got
+    return values
+
+
+def reject_unknown_parameters(node: Node) -> None:
+    """Raise ConfigError naming any parameter given in a params file / command line that no one declared.
+
+    rclpy silently ignores overrides that are never declared; a typo in a YAML key would then leave a
+    default in force without a word.
+    """
+    overrides = getattr(node, "_parameter_overrides", {})
+    unknown = sorted(k for k in overrides if not node.has_parameter(k))
+    if unknown:
+        known = ", ".join(sorted(p for p in node._parameters if p != "use_sim_time"))
+        raise ConfigError(
+            f"node {node.get_name()!r}: unknown parameter(s) {', '.join(unknown)}; known: {known}"
+        )

@@ -1,0 +1,49 @@
+"""Process entry point shared by every node: init, spin, clean shutdown, config errors as exit code 2."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.node import Node
+
+from visuomotor.errors import VisuomotorError
+
+__all__ = ["run_node"]
+
+
+def run_node(
+    factory: Callable[[], Node], args: Sequence[str] | None = None, *, threads: int = 1
+) -> int:
+    """Create the node, spin it until SIGINT/SIGTERM, then call its ``close()`` (if any) and shut down.
+
+    Returns:
+        0 on a clean stop, 2 when the node refused its configuration (the error names the key).
+    """
+    rclpy.init(args=list(args) if args is not None else sys.argv)
+    node: Node | None = None
+    code = 0
+    try:
+        node = factory()
+        executor = MultiThreadedExecutor(threads) if threads > 1 else SingleThreadedExecutor()
+        executor.add_node(node)
+        try:
+            executor.spin()
+        finally:
+            executor.shutdown()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except VisuomotorError as err:
+        # Configuration and model errors end the process with a message that names the fix.
+        print(f"[{getattr(node, 'get_name', lambda: 'node')()}] error: {err}", file=sys.stderr)
+        code = 2
+    finally:
+        if node is not None:
+            close = getattr(node, "close", None)
+            if callable(close):
+                close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
