@@ -2,8 +2,8 @@
 
 Publishes colour, aligned depth (16UC1 mm) and camera_info with one stamp per frame, ``/joint_states``,
 ``/clock``, ``/sim/ground_truth`` (same stamp as the frame) and ``/sim/frame_trail`` (render + encode
-timings of each frame, for the latency monitor). Obeys the scaled JTC topic (JointTrajectory), the forward-position
-topic and the gripper topic; a rejected command is logged with its reason and the arm holds.
+timings of each frame, for the latency monitor). Obeys the scaled JTC topic (JointTrajectory), the
+forward-position topic and the gripper topic; a rejected command is logged with its reason and the arm holds.
 
 All stamps are sim time (like Gazebo): run consumers with ``use_sim_time:=true`` to share the clock.
 Modes: ``realtime`` paces sim time to the wall clock; ``lockstep`` advances one camera period per frame
