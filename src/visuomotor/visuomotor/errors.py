@@ -4,16 +4,16 @@ Messages name the fix, so a user who reads only the last line of a traceback kno
 """
 
 __all__ = [
-    "VisuomotorError",
-    "ConfigError",
     "CameraError",
+    "ConfigError",
+    "IkUnreachableError",
     "InvalidDepthError",
     "KinematicsError",
-    "IkUnreachableError",
+    "SafetyViolation",
+    "SimError",
     "SingularityError",
     "TrajectoryRejected",
-    "SimError",
-    "SafetyViolation",
+    "VisuomotorError",
 ]
 
 

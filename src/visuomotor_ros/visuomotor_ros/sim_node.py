@@ -109,6 +109,7 @@ class SimNode(Node):
         self._config = SimConfig.from_flat_dict(sim_values)
         self._world = SimWorld(self._config)
         self._world.reset(self._config.seed)
+        self._last_seed = self._config.seed
         self._lock = threading.Lock()  # guards the world: commands arrive on the executor thread
         self._stop = threading.Event()
         self._ack_stamp_ns = -1
@@ -174,9 +175,12 @@ class SimNode(Node):
             self._reject("gripper command", err)
 
     def _on_reset(self, msg: Int64) -> None:
+        # A negative seed asks for a new scene: the next seed after the last one used.
+        seed = self._last_seed + 1 if msg.data < 0 else int(msg.data)
         with self._lock:
-            self._world.reset(None if msg.data < 0 else int(msg.data))
-        self.get_logger().info(f"scene reset (seed {msg.data})")
+            self._world.reset(seed)
+        self._last_seed = seed
+        self.get_logger().info(f"scene reset (seed {seed})")
 
     def _on_ack(self, msg: FrameTrailMsg) -> None:
         with self._ack:
