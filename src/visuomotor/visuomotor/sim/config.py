@@ -1,0 +1,316 @@
+"""Configuration of the simulator: one frozen dataclass per concern, validated on construction.
+
+A ROS node reads ``config/sim.yaml`` (``sim: ros__parameters: ...``) into :class:`SimConfig` with
+:meth:`SimConfig.from_flat_dict`; nested sections become dotted keys (``camera.fovy_deg``), exactly as
+ROS 2 flattens a nested parameters file. Every error names the dotted key.
+
+All positions are in ``base_link`` (the MuJoCo world frame), in metres.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from visuomotor.errors import ConfigError
+from visuomotor.kinematics import UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES
+
+__all__ = ["CameraConfig", "DepthNoiseConfig", "SceneConfig", "SimConfig"]
+
+#: Modes the ROS node understands: ``realtime`` paces physics to the wall clock, ``lockstep`` steps
+#: the physics a fixed amount per published frame regardless of wall time (deterministic runs).
+CLOCK_MODES = ("realtime", "lockstep")
+
+
+def _finite(key: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise ConfigError(f"{key} must be finite, got {value}")
+
+
+def _positive(key: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{key} must be a positive finite number, got {value}")
+
+
+def _interval(key: str, lo_hi: tuple[float, float]) -> None:
+    lo, hi = lo_hi
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ConfigError(f"{key} must be [min, max] with min < max, got {list(lo_hi)}")
+
+
+def _length(key: str, values: tuple[float, ...], n: int) -> None:
+    if len(values) != n:
+        raise ConfigError(f"{key} must have {n} numbers, got {len(values)}: {list(values)}")
+    for v in values:
+        _finite(key, v)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraConfig:
+    """The fixed RGB-D camera (D455-like colour stream, depth aligned to colour).
+
+    Attributes:
+        width_px, height_px: image size.
+        fovy_deg: vertical field of view; fx = fy = (height/2)/tan(fovy/2) (60° → 415.7 px at 480 rows).
+        position_m: (3,) optical centre in base_link.
+        look_at_m: (3,) point in base_link the optical axis passes through.
+        min_range_m: depth below this is "no data" (D455 min-Z ≈ 0.4 m at 640×480).
+        max_range_m: depth beyond this is "no data".
+    """
+
+    width_px: int = 640
+    height_px: int = 480
+    fovy_deg: float = 60.0
+    position_m: tuple[float, float, float] = (1.4, 0.0, 1.25)
+    look_at_m: tuple[float, float, float] = (0.35, 0.0, 0.1)
+    min_range_m: float = 0.4
+    max_range_m: float = 6.0
+
+    def __post_init__(self) -> None:
+        if not (16 <= self.width_px <= 4096 and 16 <= self.height_px <= 4096):
+            raise ConfigError(
+                f"camera.width_px/height_px must be in [16, 4096], got {self.width_px}×{self.height_px}"
+            )
+        if not (math.isfinite(self.fovy_deg) and 1.0 <= self.fovy_deg <= 170.0):
+            raise ConfigError(f"camera.fovy_deg must be in [1, 170] degrees, got {self.fovy_deg}")
+        _length("camera.position_m", self.position_m, 3)
+        _length("camera.look_at_m", self.look_at_m, 3)
+        if math.dist(self.position_m, self.look_at_m) < 1e-3:
+            raise ConfigError("camera.look_at_m must differ from camera.position_m")
+        _positive("camera.min_range_m", self.min_range_m)
+        _positive("camera.max_range_m", self.max_range_m)
+        if self.max_range_m <= self.min_range_m:
+            raise ConfigError(
+                f"camera.max_range_m ({self.max_range_m}) must exceed camera.min_range_m ({self.min_range_m})"
+            )
+        if self.max_range_m > 65.0:
+            raise ConfigError(f"camera.max_range_m must be ≤ 65 m (uint16 mm), got {self.max_range_m}")
+
+
+@dataclass(frozen=True, slots=True)
+class DepthNoiseConfig:
+    """Stereo-like depth noise: σ(z) = sigma_base_m + sigma_scale_per_m · z², holes at edges.
+
+    The quadratic growth is the stereo error law (σ ∝ z² / (f·baseline)); the defaults give
+    σ ≈ 2.5 mm at 1 m and ≈ 32 mm (0.8 %) at 4 m, inside the D455's "≤ 2 % at 4 m".
+
+    Attributes:
+        enabled: add noise and holes; off gives exact (mm-quantised) depth.
+        sigma_base_m: range-independent σ.
+        sigma_scale_per_m: coefficient of z² in σ (1/m).
+        edge_threshold_m: a depth jump larger than this between 4-neighbours marks an edge pixel.
+        edge_hole_probability: chance that an edge pixel reads "no data" (stereo fails at occlusions).
+        random_hole_probability: chance that any pixel reads "no data".
+    """
+
+    enabled: bool = False
+    sigma_base_m: float = 0.0005
+    sigma_scale_per_m: float = 0.002
+    edge_threshold_m: float = 0.03
+    edge_hole_probability: float = 0.5
+    random_hole_probability: float = 0.002
+
+    def __post_init__(self) -> None:
+        for key in ("sigma_base_m", "sigma_scale_per_m"):
+            value = getattr(self, key)
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"depth_noise.{key} must be ≥ 0, got {value}")
+        _positive("depth_noise.edge_threshold_m", self.edge_threshold_m)
+        for key in ("edge_hole_probability", "random_hole_probability"):
+            value = getattr(self, key)
+            if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+                raise ConfigError(f"depth_noise.{key} must be in [0, 1], got {value}")
+
+
+@dataclass(frozen=True, slots=True)
+class SceneConfig:
+    """What stands on the table and where cubes may be placed (base_link, table top at z = 0).
+
+    Attributes:
+        num_cubes: cubes in the scene; classes cycle red, green, blue (≥ 3 so every class appears).
+        cube_size_m: cube edge (the gripper opens to 85 mm).
+        cube_mass_kg: mass of one cube.
+        cube_color_jitter: per-reset uniform ± jitter of each RGB channel within a class (0 = fixed).
+        workspace_x_m, workspace_y_m: [min, max] rectangle for random cube centres.
+        min_cube_separation_m: minimum centre distance between cubes.
+        bin_center_xy_m: (2,) centre of the bin footprint.
+        bin_size_m: (3,) outer width (x), depth (y), height (z) of the bin.
+        home_q_rad: (6,) arm joints after reset, UR10E_JOINT_NAMES order.
+    """
+
+    num_cubes: int = 3
+    cube_size_m: float = 0.05
+    cube_mass_kg: float = 0.1
+    cube_color_jitter: float = 0.0
+    workspace_x_m: tuple[float, float] = (0.4, 0.9)
+    workspace_y_m: tuple[float, float] = (-0.15, 0.5)
+    min_cube_separation_m: float = 0.1
+    bin_center_xy_m: tuple[float, float] = (0.55, -0.45)
+    bin_size_m: tuple[float, float, float] = (0.3, 0.3, 0.1)
+    home_q_rad: tuple[float, float, float, float, float, float] = (-0.4, -2.2, 2.1, -1.47, -1.5708, 0.0)
+
+    def __post_init__(self) -> None:
+        if not (3 <= self.num_cubes <= 12):
+            raise ConfigError(f"scene.num_cubes must be in [3, 12], got {self.num_cubes}")
+        if not (math.isfinite(self.cube_size_m) and 0.02 <= self.cube_size_m <= 0.07):
+            raise ConfigError(
+                f"scene.cube_size_m must be in [0.02, 0.07] m (gripper stroke), got {self.cube_size_m}"
+            )
+        _positive("scene.cube_mass_kg", self.cube_mass_kg)
+        if not (math.isfinite(self.cube_color_jitter) and 0.0 <= self.cube_color_jitter <= 0.3):
+            raise ConfigError(f"scene.cube_color_jitter must be in [0, 0.3], got {self.cube_color_jitter}")
+        _length("scene.workspace_x_m", self.workspace_x_m, 2)
+        _length("scene.workspace_y_m", self.workspace_y_m, 2)
+        _interval("scene.workspace_x_m", self.workspace_x_m)
+        _interval("scene.workspace_y_m", self.workspace_y_m)
+        _positive("scene.min_cube_separation_m", self.min_cube_separation_m)
+        if self.min_cube_separation_m < self.cube_size_m * math.sqrt(2):
+            raise ConfigError(
+                f"scene.min_cube_separation_m ({self.min_cube_separation_m}) must be ≥ the cube "
+                f"diagonal ({self.cube_size_m * math.sqrt(2):.3f} m) so cubes cannot overlap"
+            )
+        _length("scene.bin_center_xy_m", self.bin_center_xy_m, 2)
+        _length("scene.bin_size_m", self.bin_size_m, 3)
+        if min(self.bin_size_m) <= 0.02:
+            raise ConfigError(f"scene.bin_size_m must all exceed 0.02 m, got {list(self.bin_size_m)}")
+        _length("scene.home_q_rad", self.home_q_rad, 6)
+        for name, q, (lo, hi) in zip(UR10E_JOINT_NAMES, self.home_q_rad, UR10E_JOINT_LIMITS_RAD, strict=True):
+            if not lo <= q <= hi:
+                raise ConfigError(
+                    f"scene.home_q_rad: {name} = {q} rad is outside its limits [{lo:.4f}, {hi:.4f}]"
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """Everything the simulator needs; the defaults are the ones in ``config/sim.yaml``.
+
+    Attributes:
+        timestep_s: physics step (2 ms was measured to hold the grasp; ≤ 5 ms accepted).
+        seed: base seed for scene randomisation and depth noise; ``reset(seed)`` overrides it.
+        publish_rate_hz: camera/joint-state publish rate of the ROS node.
+        clock_mode: ``realtime`` (physics paced to the wall clock) or ``lockstep`` (fixed physics time
+            per published frame, as fast as the CPU allows).
+        camera: the RGB-D camera.
+        depth_noise: the depth-noise model.
+        scene: table contents and the arm's home pose.
+    """
+
+    timestep_s: float = 0.002
+    seed: int = 0
+    publish_rate_hz: float = 30.0
+    clock_mode: str = "realtime"
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    depth_noise: DepthNoiseConfig = field(default_factory=DepthNoiseConfig)
+    scene: SceneConfig = field(default_factory=SceneConfig)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.timestep_s) and 1e-4 <= self.timestep_s <= 0.005):
+            raise ConfigError(f"timestep_s must be in [0.0001, 0.005] s, got {self.timestep_s}")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be ≥ 0, got {self.seed}")
+        if not (math.isfinite(self.publish_rate_hz) and 0 < self.publish_rate_hz <= 1000):
+            raise ConfigError(f"publish_rate_hz must be in (0, 1000], got {self.publish_rate_hz}")
+        if self.clock_mode not in CLOCK_MODES:
+            raise ConfigError(f"clock_mode must be one of {CLOCK_MODES}, got {self.clock_mode!r}")
+
+    @classmethod
+    def from_flat_dict(cls, d: dict[str, Any]) -> SimConfig:
+        """Build a config from dotted keys (``{"camera.fovy_deg": 58.0, "seed": 3}``).
+
+        Missing keys keep their defaults. Lists are accepted for tuple fields and ints for floats
+        (ROS parameter files write ``1`` for ``1.0``). Nested dicts (``{"camera": {"fovy_deg": 58}}``,
+        as ``yaml.safe_load`` returns them) are flattened to dotted keys first.
+
+        Raises:
+            ConfigError: an unknown key, a value of the wrong type or shape, or a value out of range;
+                the message names the dotted key.
+        """
+        return _build(cls, _dotted(d, prefix=""), prefix="")
+
+    def to_flat_dict(self) -> dict[str, Any]:
+        """The inverse of :meth:`from_flat_dict`: dotted keys, tuples as lists (ROS-parameter friendly)."""
+        return _flatten(self, prefix="")
+
+
+def _dotted(tree: dict[str, Any], prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"sim parameter names must be strings, got {prefix}{key!r}")
+        if isinstance(value, dict):
+            out.update(_dotted(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _build(cls: type, flat: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    nested = {n for n in names if dataclasses.is_dataclass(hints[n])}
+    for key in flat:
+        head = key.split(".", 1)[0]
+        if head not in names or (head in nested) != ("." in key):
+            known = sorted(_flatten(cls(), prefix))
+            raise ConfigError(f"unknown sim parameter {prefix + key!r}; known keys: {', '.join(known)}")
+    kwargs: dict[str, Any] = {}
+    for name in names:
+        if name in nested:
+            sub = {k.split(".", 1)[1]: v for k, v in flat.items() if k.split(".", 1)[0] == name}
+            kwargs[name] = _build(hints[name], sub, prefix + name + ".")
+        elif name in flat:
+            kwargs[name] = _coerce(prefix + name, flat[name], hints[name])
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"invalid sim parameters under {prefix or 'the root'!r}: {err}") from err
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key} must be a list of numbers, got {value!r}")
+        n = len(args) if Ellipsis not in args else len(value)
+        if len(value) != n:
+            raise ConfigError(f"{key} must have {n} numbers, got {len(value)}: {list(value)}")
+        return tuple(_coerce(f"{key}[{i}]", v, args[0]) for i, v in enumerate(value))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key} must be finite, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported field type {hint!r}")  # a programming error, named anyway
+
+
+def _flatten(obj: Any, prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            out.update(_flatten(value, prefix + f.name + "."))
+        elif isinstance(value, tuple):
+            out[prefix + f.name] = list(value)
+        else:
+            out[prefix + f.name] = value
+    return out
