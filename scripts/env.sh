@@ -10,6 +10,8 @@ case $- in *u*) _vm_nounset=1; set +u ;; *) _vm_nounset= ;; esac
 # shellcheck disable=SC1091
 source "$_vm_root/install/setup.bash"
 [ -n "$_vm_nounset" ] && set -u
+# The `visuomotor` command (console script of the core package).
+export PATH="$_vm_root/install/visuomotor/lib/visuomotor:$PATH"
 export RMW_IMPLEMENTATION=${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}
 # Large shared-memory segments + UDP buffers so 640×480 frames cross processes without drops (environment.md).
 export FASTDDS_DEFAULT_PROFILES_FILE=${FASTDDS_DEFAULT_PROFILES_FILE:-$_vm_root/config/fastdds.xml}

@@ -25,7 +25,17 @@ command -v g++ >/dev/null || missing+=(g++)
 ldconfig -p | grep -q 'libEGL.so.1' || missing+=(libegl1)
 ldconfig -p | grep -q 'libEGL_mesa.so.0' || missing+=(libegl-mesa0 libgl1-mesa-dri)
 ldconfig -p | grep -q 'libGL.so.1' || missing+=(libgl1)
-[ ${#missing[@]} -eq 0 ] || die "missing Debian packages: apt-get install ${missing[*]}"
+ldconfig -p | grep -q 'libusb-1.0.so.0' || missing+=(libusb-1.0-0)   # pyrealsense2 loads it
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -z "${VISUOMOTOR_NO_APT:-}" ]; then
+    say "installing Debian packages: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; } \
+      || die "could not install Debian packages: apt-get install ${missing[*]}"
+  else
+    die "missing Debian packages: sudo apt-get install ${missing[*]}"
+  fi
+fi
 
 # --- 2. The virtual environment and pinned packages. -------------------------------------------------------
 if [ ! -x "$VENV/bin/python" ]; then

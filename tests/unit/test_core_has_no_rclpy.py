@@ -15,6 +15,7 @@ def _core_modules() -> list[str]:
     return sorted(
         ".".join(p.relative_to(CORE.parent).with_suffix("").parts).removesuffix(".__init__")
         for p in CORE.rglob("*.py")
+        if p.name != "__main__.py"  # runs a command when imported
     )
 
 

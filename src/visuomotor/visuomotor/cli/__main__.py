@@ -1,0 +1,3 @@
+from visuomotor.cli import main
+
+raise SystemExit(main())
