@@ -11,12 +11,12 @@ import pytest
 from builtin_interfaces.msg import Duration
 from graph_probe import GraphProbe, wait_until
 from sensor_msgs.msg import CameraInfo, Image, JointState
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Float64MultiArray, Int64
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from visuomotor.kinematics import UR10E_JOINT_NAMES, Ur10eKinematics
 from visuomotor_interfaces.msg import FrameTrail, SimGroundTruth
-from visuomotor_ros.convert import image_to_numpy, stamp_to_ns
+from visuomotor_ros.convert import image_to_numpy, ns_to_stamp, stamp_to_ns
 from visuomotor_ros.launcher import NodeProcess
 from visuomotor_ros.qos import COMMAND, SENSOR, STATE
 
@@ -163,3 +163,64 @@ def test_trajectory_reaches_pose_and_bad_commands_hold(
     for reason in ("unknown ['joint_a']", "NaN or inf", "increase strictly", "4 positions", "no points",
                    "needs 6 values"):
         assert reason in log, f"no rejection mentioning {reason!r} in:\n{log}"
+
+
+def test_lockstep_waits_for_each_frame_and_reset_is_seeded(
+    probe: GraphProbe, launch: Callable[..., NodeProcess]
+) -> None:
+    """Lockstep: one camera period of sim time per acknowledged frame, however slow the consumer."""
+    sim = launch("sim", {"clock_mode": "lockstep", "lockstep_timeout_s": 5.0})
+    ack = probe.node.create_publisher(FrameTrail, "/visuomotor/frame_trail", STATE)
+    reset = probe.node.create_publisher(Int64, "/sim/reset", COMMAND)
+    frames = Collector()
+    probe.node.create_subscription(FrameTrail, TRAIL, frames.callback(TRAIL), STATE)
+    truth = Collector()
+    probe.node.create_subscription(SimGroundTruth, "/sim/ground_truth", truth.callback("truth"), STATE)
+    probe.wait_for_subscribers("/visuomotor/frame_trail")
+    probe.wait_for_publishers(TRAIL)
+
+    def ack_latest() -> int:
+        with frames.lock:
+            stamp = frames.stamps[TRAIL][-1]
+        msg = FrameTrail()
+        msg.header.stamp = ns_to_stamp(stamp)
+        ack.publish(msg)
+        return stamp
+
+    wait_until(lambda: frames.count(TRAIL) > 0, 20, "the first frame")
+    # A slow consumer: acknowledge a frame every 0.15 s of wall time; the sim must not run ahead.
+    stamps = []
+    t0 = time.monotonic()
+    for _ in range(10):
+        stamps.append(ack_latest())
+        time.sleep(0.15)
+    wall_s = time.monotonic() - t0
+    with frames.lock:
+        published = list(frames.stamps[TRAIL])
+    assert len(published) <= 12, f"{len(published)} frames for 10 acks: lockstep did not wait"
+    assert len(set(stamps)) >= 9, "acks did not release new frames"
+    steps = np.diff(sorted(set(stamps)))
+    assert np.all(np.abs(steps - 1e9 / 30) < 2.5e6)  # one camera period of sim time per ack
+    assert (stamps[-1] - stamps[0]) * 1e-9 < 0.5 * wall_s  # sim time ran slower than the wall clock
+
+    # Reset to a seeded scene: the ground truth equals the core world's scene for that seed.
+    from visuomotor.sim import SimWorld
+
+    with SimWorld() as world:
+        world.reset(5)
+        expected = {o.name: o.position_m for o in world.objects()}
+    reset.publish(Int64(data=5))
+    stamp_reset = ack_latest()
+
+    def matches() -> bool:
+        ack_latest()
+        with truth.lock:
+            msg = truth.last.get("truth")
+        if msg is None or stamp_to_ns(msg.header.stamp) <= stamp_reset:  # type: ignore[attr-defined]
+            return False
+        got = {o.name: (o.pose.position.x, o.pose.position.y) for o in msg.objects}  # type: ignore[attr-defined]
+        return all(abs(got[n][0] - p[0]) < 2e-3 and abs(got[n][1] - p[1]) < 2e-3 for n, p in expected.items()
+                   if n in got) and set(expected) <= set(got)
+
+    wait_until(matches, 20, "the ground truth of the seed-5 scene", period_s=0.1)
+    assert "scene reset (seed 5)" in sim.output()
