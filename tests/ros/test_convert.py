@@ -79,3 +79,23 @@ def test_trail_and_stamp_round_trip() -> None:
     assert stamp_to_ns(ns_to_stamp(7_000_000_001)) == 7_000_000_001
     trail = FrameTrail(7_000_000_001, (StageTiming("a", 1, 2), StageTiming("b", 3, 5)))
     assert trail_from_msg(trail_to_msg(trail, "cam")) == trail
+
+
+def test_perception_records_round_trip() -> None:
+    from visuomotor.interfaces import Detection, Object3D, Track, TrackState
+    from visuomotor_ros.convert import (
+        detection_from_msg,
+        detection_to_msg,
+        object_from_msg,
+        object_to_msg,
+        track_from_msg,
+        track_to_msg,
+    )
+
+    det = Detection(2, "blue_cube", 0.875, (10.5, 20.25, 30.0, 44.0))
+    assert detection_from_msg(detection_to_msg(det)) == det
+    obj = Object3D(det, (0.5, -0.25, 0.125), "base_link", 1.5)
+    assert object_from_msg(object_to_msg(obj), "base_link") == obj
+    track = Track(7, 2, "blue_cube", (0.5, -0.25, 0.125), (0.0, 0.5, -0.25), TrackState.LOST, 30, 25, 3, 0.5,
+                  "base_link")
+    assert track_from_msg(track_to_msg(track), "base_link") == track

@@ -11,20 +11,26 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import transforms3d
 from builtin_interfaces.msg import Duration, Time
-from geometry_msgs.msg import Point, Pose, Quaternion
+from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
 from sensor_msgs.msg import CameraInfo, Image, JointState
 
 from visuomotor.errors import CameraError
 from visuomotor.geometry import CameraIntrinsics
+from visuomotor.interfaces import Detection, Object3D, Track, TrackState
 from visuomotor.latency import FrameTrail, LatencySummary, StageStats, StageTiming
+from visuomotor_interfaces.msg import Detection2D as Detection2DMsg
 from visuomotor_interfaces.msg import FrameTrail as FrameTrailMsg
 from visuomotor_interfaces.msg import LatencyReport
+from visuomotor_interfaces.msg import Object3D as Object3DMsg
 from visuomotor_interfaces.msg import StageStats as StageStatsMsg
 from visuomotor_interfaces.msg import StageTiming as StageTimingMsg
+from visuomotor_interfaces.msg import Track as TrackMsg
 
 __all__ = [
     "IMAGE_CHANNELS",
     "camera_info_to_intrinsics",
+    "detection_from_msg",
+    "detection_to_msg",
     "duration_to_ns",
     "image_to_numpy",
     "intrinsics_to_camera_info",
@@ -33,11 +39,15 @@ __all__ = [
     "ns_to_duration",
     "ns_to_stamp",
     "numpy_to_image",
+    "object_from_msg",
+    "object_to_msg",
     "pose_to_matrix",
     "stamp_to_ns",
     "summary_to_report",
     "timings_from_msg",
     "timings_to_msg",
+    "track_from_msg",
+    "track_to_msg",
     "trail_from_msg",
     "trail_to_msg",
 ]
@@ -221,3 +231,49 @@ def summary_to_report(summary: LatencySummary, stamp_ns: int) -> LatencyReport:
     msg.rejection_reasons = list(summary.rejections)
     msg.rejection_counts = list(summary.rejections.values())
     return msg
+
+
+# ---------------------------------------------------------------------------------- perception records
+def detection_to_msg(d: Detection) -> Detection2DMsg:
+    x0, y0, x1, y1 = d.box_px
+    return Detection2DMsg(
+        class_id=d.class_id, class_name=d.class_name, score=float(d.score),
+        x_min_px=float(x0), y_min_px=float(y0), x_max_px=float(x1), y_max_px=float(y1),
+    )
+
+
+def detection_from_msg(m: Detection2DMsg) -> Detection:
+    box = (m.x_min_px, m.y_min_px, m.x_max_px, m.y_max_px)
+    return Detection(m.class_id, m.class_name, float(m.score), box)
+
+
+def object_to_msg(o: Object3D) -> Object3DMsg:
+    x, y, z = o.position_m
+    return Object3DMsg(
+        class_id=o.class_id, class_name=o.class_name, score=float(o.score),
+        position=Point(x=float(x), y=float(y), z=float(z)), depth_m=float(o.depth_m),
+        detection=detection_to_msg(o.detection),
+    )
+
+
+def object_from_msg(m: Object3DMsg, frame_id: str) -> Object3D:
+    p = m.position
+    return Object3D(detection_from_msg(m.detection), (p.x, p.y, p.z), frame_id, float(m.depth_m))
+
+
+def track_to_msg(t: Track) -> TrackMsg:
+    (x, y, z), (vx, vy, vz) = t.position_m, t.velocity_m_s
+    return TrackMsg(
+        id=t.track_id, class_id=t.class_id, class_name=t.class_name,
+        position=Point(x=float(x), y=float(y), z=float(z)),
+        velocity=Vector3(x=float(vx), y=float(vy), z=float(vz)),
+        state=int(t.state), age=t.age, hits=t.hits, misses=t.misses, score=float(t.score),
+    )
+
+
+def track_from_msg(m: TrackMsg, frame_id: str) -> Track:
+    p, v = m.position, m.velocity
+    return Track(
+        m.id, m.class_id, m.class_name, (p.x, p.y, p.z), (v.x, v.y, v.z), TrackState(m.state),
+        m.age, m.hits, m.misses, float(m.score), frame_id,
+    )
