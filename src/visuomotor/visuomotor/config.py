@@ -1,0 +1,117 @@
+"""Config dataclasses ↔ flat ROS-style parameters, for every stage (one mapping, not one per stage).
+
+ROS 2 flattens a nested params file to dotted names (``camera.fovy_deg``); a stage's config is a frozen
+dataclass, possibly with nested dataclasses. :func:`config_from_flat` builds one from dotted keys —
+unknown keys, wrong types and out-of-range values raise :class:`ConfigError` naming the dotted key —
+and :func:`config_to_flat` is its inverse (tuples as lists, as ROS parameters hold them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from visuomotor.errors import ConfigError
+
+__all__ = ["config_from_flat", "config_to_flat"]
+
+C = TypeVar("C")
+
+
+def config_from_flat(cls: type[C], flat: Mapping[str, Any], section: str) -> C:
+    """Build ``cls`` from dotted keys; missing keys keep their defaults.
+
+    Lists are accepted for tuple fields and ints for floats (params files write ``1`` for ``1.0``);
+    nested mappings (as ``yaml.safe_load`` returns them) are flattened to dotted keys first.
+
+    Args:
+        cls: a dataclass type whose fields are bool/int/float/str, tuples of those, or dataclasses.
+        flat: ``{"dotted.key": value}``.
+        section: the config's name in messages (e.g. ``"sim"``, ``"tracker"``).
+
+    Raises:
+        ConfigError: naming the key.
+    """
+    if not isinstance(flat, Mapping):
+        raise ConfigError(
+            f"{section} parameters must be a mapping of name → value, got {type(flat).__name__}"
+        )
+    return _build(cls, _dotted(flat, "", section), "", section)
+
+
+def config_to_flat(config: Any) -> dict[str, Any]:
+    """The inverse of :func:`config_from_flat`: dotted keys, tuples as lists."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            out.update({f"{f.name}.{k}": v for k, v in config_to_flat(value).items()})
+        else:
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def _dotted(tree: Mapping[str, Any], prefix: str, section: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"{section} parameter names must be strings, got {prefix}{key!r}")
+        if isinstance(value, Mapping):
+            out.update(_dotted(value, f"{prefix}{key}.", section))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _build(cls: type, flat: dict[str, Any], prefix: str, section: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    nested = {n for n in names if dataclasses.is_dataclass(hints[n])}
+    for key in flat:
+        head = key.split(".", 1)[0]
+        if head not in names or (head in nested) != ("." in key):
+            known = ", ".join(sorted(config_to_flat(cls())))
+            raise ConfigError(f"unknown {section} parameter {prefix + key!r}; known keys: {known}")
+    kwargs: dict[str, Any] = {}
+    for name in names:
+        if name in nested:
+            sub = {k.split(".", 1)[1]: v for k, v in flat.items() if k.split(".", 1)[0] == name}
+            kwargs[name] = _build(hints[name], sub, f"{prefix}{name}.", section)
+        elif name in flat:
+            kwargs[name] = _coerce(f"{section}: {prefix}{name}", flat[name], hints[name])
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"invalid {section} parameters under {prefix or 'the root'!r}: {err}") from err
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key} must be a list, got {value!r}")
+        if Ellipsis not in args and len(value) != len(args):
+            raise ConfigError(f"{key} must have {len(args)} entries, got {len(value)}: {list(value)}")
+        return tuple(_coerce(f"{key}[{i}]", v, args[0]) for i, v in enumerate(value))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported field type {hint!r}")  # a programming error, named anyway
