@@ -43,12 +43,13 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 mkdir -p "$STAMPS"
-req_hash=$(cat requirements/runtime.txt requirements/constraints.txt | sha256sum | cut -d' ' -f1)
+req_hash=$(cat requirements/runtime.txt requirements/no-deps.txt requirements/constraints.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$STAMPS/requirements" 2>/dev/null)" != "$req_hash" ]; then
   say "installing pinned packages (ROS 2 Kilted wheels, MuJoCo, ONNX Runtime, ...)"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
     -r requirements/runtime.txt -c requirements/constraints.txt
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r requirements/no-deps.txt
   # The wheels' CMake files name the build machine's Python; point them at ours (environment.md).
   PYINC=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
   NPINC=$("$VENV/bin/python" -c 'import numpy; print(numpy.get_include())')

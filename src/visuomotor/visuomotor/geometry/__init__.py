@@ -1,9 +1,33 @@
-"""Camera geometry: intrinsics, depth conversion and deprojection to the optical frame.
+"""Camera geometry: intrinsics, depth conversion, deprojection, extrinsics and 3D localisation.
 
-Frames follow REP-103: the camera optical frame has x right, y down, z forward (OpenCV).
+Frames follow REP-103: the camera optical frame has x right, y down, z forward (OpenCV). Extrinsics are
+``T_parent_child`` with p_parent = R·p_child + t; the localiser outputs object centres in ``base_link``.
 """
 
 from visuomotor.geometry.deproject import deproject_image, deproject_pixel, depth_to_metres
+from visuomotor.geometry.extrinsics import Extrinsics, extrinsics_from_dict, load_extrinsics
 from visuomotor.geometry.intrinsics import CameraIntrinsics
+from visuomotor.geometry.localise import (
+    Localiser,
+    LocaliserConfig,
+    LocaliseResult,
+    SkippedDetection,
+    inner_box_slices,
+    robust_box_depth,
+)
 
-__all__ = ["CameraIntrinsics", "deproject_image", "deproject_pixel", "depth_to_metres"]
+__all__ = [
+    "CameraIntrinsics",
+    "Extrinsics",
+    "LocaliseResult",
+    "Localiser",
+    "LocaliserConfig",
+    "SkippedDetection",
+    "deproject_image",
+    "deproject_pixel",
+    "depth_to_metres",
+    "extrinsics_from_dict",
+    "inner_box_slices",
+    "load_extrinsics",
+    "robust_box_depth",
+]
