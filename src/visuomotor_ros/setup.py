@@ -9,6 +9,10 @@ NODES = {
     "sim": "visuomotor_ros.sim_node:main",
     "latency_monitor": "visuomotor_ros.latency_monitor:main",
     "scripted_pick": "visuomotor_ros.scripted_pick:main",
+    "localiser": "visuomotor_ros.localiser_node:main",
+    "tracker": "visuomotor_ros.tracker_node:main",
+    "overlay": "visuomotor_ros.overlay_node:main",
+    "camera": "visuomotor_ros.camera_node:main",
 }
 
 setup(
@@ -21,6 +25,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("../../launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("../../config/*.yaml") + glob("../../config/*.xml")),
+        (f"share/{PACKAGE}/config/extrinsics", glob("../../config/extrinsics/*.yaml")),
     ],
     install_requires=["setuptools"],
     zip_safe=False,

@@ -50,6 +50,9 @@ class GraphProbe:
         self.executor.shutdown()
         self._thread.join(timeout=5.0)
         for node in list(self.executor.get_nodes()):
+            close = getattr(node, "close", None)
+            if callable(close):  # nodes with threads of their own stop them first
+                close()
             node.destroy_node()
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)

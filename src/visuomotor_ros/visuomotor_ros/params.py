@@ -7,15 +7,19 @@ rejected by name.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from visuomotor.errors import ConfigError
 
-__all__ = ["declare_flat", "reject_unknown_parameters"]
+__all__ = ["declare_flat", "reject_unknown_parameters", "resolve_config_path"]
 
 
 def declare_flat(node: Node, defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -49,3 +53,19 @@ def reject_unknown_parameters(node: Node) -> None:
         raise ConfigError(
             f"node {node.get_name()!r}: unknown parameter(s) {', '.join(unknown)}; known: {known}"
         )
+
+
+def resolve_config_path(path: str) -> Path:
+    """An absolute path as is; a relative one under ./config, $VISUOMOTOR_ROOT/config or the share dir."""
+    p = Path(path)
+    if p.is_absolute():
+        return p
+    candidates = [Path.cwd() / p, Path.cwd() / "config" / p]
+    if os.environ.get("VISUOMOTOR_ROOT"):
+        candidates.append(Path(os.environ["VISUOMOTOR_ROOT"]) / "config" / p)
+    with contextlib.suppress(PackageNotFoundError):
+        candidates.append(Path(get_package_share_directory("visuomotor_ros")) / "config" / p)
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise ConfigError(f"config file {path!r} not found; looked in: {', '.join(str(c) for c in candidates)}")
