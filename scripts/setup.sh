@@ -53,7 +53,8 @@ if [ "$(cat "$STAMPS/requirements" 2>/dev/null)" != "$req_hash" ]; then
   # The wheels' CMake files name the build machine's Python; point them at ours (environment.md).
   PYINC=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
   NPINC=$("$VENV/bin/python" -c 'import numpy; print(numpy.get_include())')
-  grep -rlE '/opt/python/cp3[0-9]+-cp3[0-9]+/(include|lib)' "$VENV/share" 2>/dev/null | xargs -r sed -i -E \
+  # (grep finds nothing once fixed: `|| true` keeps pipefail from ending a re-run here.)
+  { grep -rlE '/opt/python/cp3[0-9]+-cp3[0-9]+/(include|lib)' "$VENV/share" 2>/dev/null || true; } | xargs -r sed -i -E \
     -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/include/python3\.[0-9]+#$PYINC#g" \
     -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/lib/python3\.[0-9]+/site-packages/numpy/_core/include#$NPINC#g"
   echo "$req_hash" > "$STAMPS/requirements"
