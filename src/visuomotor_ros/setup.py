@@ -13,6 +13,8 @@ NODES = {
     "tracker": "visuomotor_ros.tracker_node:main",
     "overlay": "visuomotor_ros.overlay_node:main",
     "camera": "visuomotor_ros.camera_node:main",
+    "detector": "visuomotor_ros.detector_node:main",
+    "perception": "visuomotor_ros.perception:main",
 }
 
 setup(
@@ -26,6 +28,7 @@ setup(
         (f"share/{PACKAGE}/launch", glob("../../launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("../../config/*.yaml") + glob("../../config/*.xml")),
         (f"share/{PACKAGE}/config/extrinsics", glob("../../config/extrinsics/*.yaml")),
+        (f"share/{PACKAGE}/models", glob("../../models/*.onnx") + glob("../../models/*.md")),
     ],
     install_requires=["setuptools"],
     zip_safe=False,

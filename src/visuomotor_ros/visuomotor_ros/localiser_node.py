@@ -63,9 +63,11 @@ class LocaliserNode(Node):
         self._localiser: Localiser | None = None
         self._intrinsics: CameraIntrinsics | None = None
         self._sync = ApproximateTimeSync(
-            ("detections", "depth", "info"), round(p["sync.slop_ms"] * 1e6), int(p["sync.queue_size"])
+            ("detections", "depth", "camera_info"), round(p["sync.slop_ms"] * 1e6), int(p["sync.queue_size"])
         )
         self.frames = 0
+        self._frames_at_watch = 0
+        self._seen = {"detections": 0, "depth": 0, "camera_info": 0}
         self.skipped_frames = 0
         self.skipped_boxes = 0
         self._pub = self.create_publisher(Object3DArray, p["topics.objects"], STATE)
@@ -73,17 +75,30 @@ class LocaliserNode(Node):
             Detection2DArray, p["topics.detections"], lambda m: self._push("detections", m), STATE
         )
         self.create_subscription(Image, p["topics.depth"], lambda m: self._push("depth", m), SENSOR)
-        self.create_subscription(CameraInfo, p["topics.camera_info"], lambda m: self._push("info", m), SENSOR)
+        self.create_subscription(
+            CameraInfo, p["topics.camera_info"], lambda m: self._push("camera_info", m), SENSOR
+        )
+        self.create_timer(2.0, self._watch_inputs)
         self.get_logger().info(
             f"localising {p['topics.detections']} with depth {p['topics.depth']} into "
             f"{self._config.target_frame} (extrinsics {self._extrinsics.child_frame} → "
             f"{self._extrinsics.parent_frame})"
         )
 
+    def _watch_inputs(self) -> None:
+        """Say which input is missing when detections arrive but no frame completes (no silent stall)."""
+        seen, self._seen = self._seen, dict.fromkeys(self._seen, 0)
+        if seen["detections"] and not self.frames - self._frames_at_watch:
+            missing = [self._p[f"topics.{k}"] for k, n in seen.items() if n == 0]
+            why = f"nothing on {', '.join(missing)}" if missing else "stamps do not match within sync.slop_ms"
+            self.get_logger().warning(f"detections arrive but no frame can be localised: {why}")
+        self._frames_at_watch = self.frames
+
     def _push(self, name: str, msg: Any) -> None:
+        self._seen[name] += 1
         matched = self._sync.push(name, stamp_to_ns(msg.header.stamp), msg)
         if matched is not None:
-            self._on_frame(matched["detections"][1], matched["depth"][1], matched["info"][1])
+            self._on_frame(matched["detections"][1], matched["depth"][1], matched["camera_info"][1])
 
     def _skip(self, why: str) -> None:
         self.skipped_frames += 1

@@ -36,6 +36,8 @@ def declare_flat(node: Node, defaults: Mapping[str, Any]) -> dict[str, Any]:
         else:
             param = node.declare_parameter(key, value)
         got = param.value
+        if got is None and isinstance(value, list):  # a typed but unset array parameter
+            got = []
         values[key] = list(got) if isinstance(got, list | tuple) else got
     return values
 
@@ -55,17 +57,25 @@ def reject_unknown_parameters(node: Node) -> None:
         )
 
 
-def resolve_config_path(path: str) -> Path:
-    """An absolute path as is; a relative one under ./config, $VISUOMOTOR_ROOT/config or the share dir."""
+def resolve_config_path(path: str, kind: str = "config") -> Path:
+    """An absolute path as is; a relative one under ., ./config, $VISUOMOTOR_ROOT or the share dir.
+
+    Args:
+        path: the file as given in a parameter (e.g. ``extrinsics/sim.yaml``, ``models/yolo.onnx``).
+        kind: what it is, for the error message.
+    """
     p = Path(path)
     if p.is_absolute():
         return p
-    candidates = [Path.cwd() / p, Path.cwd() / "config" / p]
+    roots = [Path.cwd(), Path.cwd() / "config"]
     if os.environ.get("VISUOMOTOR_ROOT"):
-        candidates.append(Path(os.environ["VISUOMOTOR_ROOT"]) / "config" / p)
+        root = Path(os.environ["VISUOMOTOR_ROOT"])
+        roots += [root, root / "config"]
     with contextlib.suppress(PackageNotFoundError):
-        candidates.append(Path(get_package_share_directory("visuomotor_ros")) / "config" / p)
+        share = Path(get_package_share_directory("visuomotor_ros"))
+        roots += [share, share / "config"]
+    candidates = [r / p for r in roots]
     for c in candidates:
         if c.is_file():
             return c
-    raise ConfigError(f"config file {path!r} not found; looked in: {', '.join(str(c) for c in candidates)}")
+    raise ConfigError(f"{kind} file {path!r} not found; looked in: {', '.join(str(c) for c in candidates)}")

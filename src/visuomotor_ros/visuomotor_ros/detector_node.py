@@ -1,0 +1,131 @@
+"""detector: colour images → 2D detections with an ONNX model (YOLO or RT-DETR, in the core).
+
+Lifecycle-aware: ``configure`` loads the model and creates the ONNX Runtime session (the provider in use
+is logged), ``activate`` starts processing frames, ``cleanup`` frees the session. ``autostart`` (default
+true) configures and activates at start (a pip-only install has no ``ros2 lifecycle`` CLI).
+The frame's trail starts here with ``detect.pre``, ``detect.infer`` and ``detect.post``; output stamp and
+frame_id are the image's. A frame that cannot be used (encoding, size) is skipped with a throttled log.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from sensor_msgs.msg import Image
+
+from visuomotor.detection import Detector, DetectorConfig, make_detector
+from visuomotor.errors import VisuomotorError
+from visuomotor.latency import FrameTrail, StageTiming
+from visuomotor_interfaces.msg import Detection2DArray
+from visuomotor_ros.convert import detection_to_msg, image_to_numpy, stamp_to_ns, timings_to_msg
+from visuomotor_ros.params import declare_flat, reject_unknown_parameters, resolve_config_path
+from visuomotor_ros.qos import STATE, sensor_qos
+from visuomotor_ros.runner import run_node
+
+__all__ = ["DetectorNode", "detection_trail", "main"]
+
+NODE_DEFAULTS: dict[str, Any] = {
+    "topics.color": "/camera/camera/color/image_raw",
+    "topics.detections": "/visuomotor/detections",
+    "image_queue_depth": 1,
+    "autostart": True,
+}
+
+
+def detection_trail(stamp_ns: int, start_ns: int, end_ns: int, pre_ns: int, infer_ns: int) -> FrameTrail:
+    """The trail of one detect call: pre, infer, post laid end to end from ``start_ns`` to ``end_ns``.
+
+    The core reports durations; the call's own overhead lands in ``post`` so the stages tile the call.
+    """
+    t1 = min(start_ns + pre_ns, end_ns)
+    t2 = min(t1 + infer_ns, end_ns)
+    return FrameTrail(
+        stamp_ns,
+        (StageTiming("detect.pre", start_ns, t1), StageTiming("detect.infer", t1, t2),
+         StageTiming("detect.post", t2, end_ns)),
+    )
+
+
+class DetectorNode(LifecycleNode):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("detector", **kwargs)
+        self._cfg_values = declare_flat(self, DetectorConfig().to_flat_dict())
+        self._p = declare_flat(self, NODE_DEFAULTS)
+        reject_unknown_parameters(self)
+        self._detector: Detector | None = None
+        self._active = threading.Event()
+        self._last_error = ""
+        self.frames = 0
+        self.skipped = 0
+        self._pub = self.create_lifecycle_publisher(Detection2DArray, self._p["topics.detections"], STATE)
+        self.create_subscription(
+            Image, self._p["topics.color"], self._on_image, sensor_qos(int(self._p["image_queue_depth"]))
+        )
+        if self._p["autostart"]:
+            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS or self._detector is None:
+                raise VisuomotorError(f"detector: {self._last_error}")
+            self.trigger_activate()
+
+    @property
+    def detector(self) -> Detector | None:
+        return self._detector
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            values = dict(self._cfg_values)
+            values["model_path"] = str(resolve_config_path(values["model_path"], kind="model"))
+            self._detector = make_detector(DetectorConfig.from_flat_dict(values))
+        except VisuomotorError as err:
+            self._last_error = str(err)
+            self.get_logger().error(str(err))
+            return TransitionCallbackReturn.FAILURE
+        d = self._detector
+        self.get_logger().info(
+            f"model {values['model_path']}: {type(d).__name__}, input {d.input_size}, "
+            f"classes {list(d.class_names)}, provider {d.provider}"
+        )
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active.set()
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active.clear()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active.clear()
+        self._detector = None  # frees the ONNX Runtime session
+        return TransitionCallbackReturn.SUCCESS
+
+    def _on_image(self, msg: Image) -> None:
+        detector = self._detector
+        if not self._active.is_set() or detector is None:
+            return
+        start = time.monotonic_ns()
+        try:
+            result = detector.detect(image_to_numpy(msg), msg.encoding)
+        except VisuomotorError as err:
+            self.skipped += 1
+            self.get_logger().warning(f"skipping a frame: {err}", throttle_duration_sec=2.0)
+            return
+        trail = detection_trail(stamp_to_ns(msg.header.stamp), start, time.monotonic_ns(), result.pre_ns,
+                                result.infer_ns)
+        out = Detection2DArray()
+        out.header = msg.header
+        out.detections = [detection_to_msg(d) for d in result.detections]
+        out.timings = timings_to_msg(trail.timings)
+        self._pub.publish(out)
+        self.frames += 1
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(DetectorNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

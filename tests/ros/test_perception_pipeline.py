@@ -1,0 +1,122 @@
+"""The composed perception process on the sim's camera: tracks match the ground truth, bad input is survived.
+
+Real processes on a real DDS graph: the sim, and detector + localiser + tracker + monitor in one process
+with the shipped ONNX detector.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from graph_probe import GraphProbe, wait_until
+from sensor_msgs.msg import CameraInfo, Image
+
+from visuomotor.geometry import CameraIntrinsics
+from visuomotor_interfaces.msg import Detection2DArray, LatencyReport, SimGroundTruth, TrackArray
+from visuomotor_ros.convert import intrinsics_to_camera_info, numpy_to_image, stamp_to_ns
+from visuomotor_ros.launcher import NodeProcess
+from visuomotor_ros.qos import SENSOR, STATE
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "models" / "yolo_cubes.onnx"
+PERCEPTION_FILES = [ROOT / "config" / f for f in ("detector.yaml", "localiser.yaml", "tracker.yaml",
+                                                  "perception.yaml")]
+
+
+def _start(launch: Callable[..., NodeProcess], **detector: object) -> tuple[NodeProcess, NodeProcess]:
+    if not MODEL.exists():
+        pytest.skip(f"{MODEL.name} is not built yet (visuomotor train detector)")
+    sim = launch("sim", {"seed": 4}, params_files=[ROOT / "config" / "sim.yaml"])
+    params = {"detector:model_path": str(MODEL), **{f"detector:{k}": v for k, v in detector.items()}}
+    perception = launch("perception", params, params_files=PERCEPTION_FILES)
+    return sim, perception
+
+
+def test_tracks_follow_the_ground_truth(probe: GraphProbe, launch: Callable[..., NodeProcess]) -> None:
+    sim, perception = _start(launch)
+    lock = threading.Lock()
+    tracks: list[TrackArray] = []
+    truth: dict[int, SimGroundTruth] = {}
+    reports: list[LatencyReport] = []
+
+    def on_tracks(m: TrackArray) -> None:
+        with lock:
+            tracks.append(m)
+
+    def on_truth(m: SimGroundTruth) -> None:
+        with lock:
+            truth[stamp_to_ns(m.header.stamp)] = m
+
+    probe.node.create_subscription(TrackArray, "/visuomotor/tracks", on_tracks, STATE)
+    probe.node.create_subscription(SimGroundTruth, "/sim/ground_truth", on_truth, STATE)
+    probe.node.create_subscription(LatencyReport, "/visuomotor/latency", reports.append, STATE)
+    wait_until(lambda: len(tracks) >= 60, 90, "60 track messages")
+    assert perception.alive() and sim.alive()
+    with lock:
+        last = [m for m in tracks[-20:] if stamp_to_ns(m.header.stamp) in truth]
+        pairs = [(m, truth[stamp_to_ns(m.header.stamp)]) for m in last]
+    assert len(pairs) >= 10
+    ids_per_cube: dict[str, set[int]] = {}
+    for msg, gt in pairs:
+        assert msg.header.frame_id == "base_link"
+        confirmed = [t for t in msg.tracks if t.state == 1]
+        for obj in gt.objects:
+            if not obj.class_name.endswith("_cube"):
+                continue
+            p = np.array([obj.pose.position.x, obj.pose.position.y, obj.pose.position.z])
+            same = [t for t in confirmed if t.class_name == obj.class_name]
+            assert same, f"no confirmed {obj.class_name} track"
+            d = [np.linalg.norm(np.array([t.position.x, t.position.y, t.position.z]) - p) for t in same]
+            assert min(d) < 0.02, f"{obj.name}: nearest track {min(d) * 1000:.1f} mm away"
+            ids_per_cube.setdefault(obj.name, set()).add(same[int(np.argmin(d))].id)
+    assert all(len(ids) == 1 for ids in ids_per_cube.values()), ids_per_cube  # stable identities
+    stages = [t.stage for t in pairs[-1][0].timings]
+    assert stages == ["detect.pre", "detect.infer", "detect.post", "localise", "track"]
+    wait_until(lambda: bool(reports) and reports[-1].frames > 0, 10, "a latency report")
+    report_stages = [s.name for s in reports[-1].stages]
+    assert report_stages[:2] == ["render", "encode"] and report_stages[-1] == "track"
+
+
+def test_bad_frames_are_skipped_and_logged(probe: GraphProbe, launch: Callable[..., NodeProcess]) -> None:
+    """Wrong encoding, an empty image and colour/depth of different sizes: logged skips, no crash."""
+    if not MODEL.exists():
+        pytest.skip(f"{MODEL.name} is not built yet")
+    perception = launch("perception", {"detector:model_path": str(MODEL)}, params_files=PERCEPTION_FILES)
+    color = probe.node.create_publisher(Image, "/camera/camera/color/image_raw", SENSOR)
+    depth = probe.node.create_publisher(Image, "/camera/camera/aligned_depth_to_color/image_raw", SENSOR)
+    info = probe.node.create_publisher(CameraInfo, "/camera/camera/color/camera_info", SENSOR)
+    dets: list[Detection2DArray] = []
+    probe.node.create_subscription(Detection2DArray, "/visuomotor/detections", dets.append, STATE)
+    probe.wait_for_subscribers("/camera/camera/color/image_raw")
+    probe.wait_for_publishers("/visuomotor/detections")
+    rgb = np.full((480, 640, 3), 90, np.uint8)
+    stamp = [1_000_000_000]
+
+    def publish_all() -> None:
+        # Discovery does not mean matched: publish the whole set again until the process has seen it.
+        stamp[0] += 33_000_000
+        frame = "camera_color_optical_frame"
+        color.publish(Image(height=4, width=4, encoding="yuv422", step=8, data=bytes(32)))
+        color.publish(Image(height=0, width=0, encoding="rgb8", step=0, data=b""))
+        # A good colour frame, then a depth frame of another size and camera_info for the same stamp.
+        color.publish(numpy_to_image(rgb, "rgb8", stamp[0], frame))
+        depth.publish(numpy_to_image(np.full((240, 320), 800, np.uint16), "16UC1", stamp[0], frame))
+        info.publish(intrinsics_to_camera_info(CameraIntrinsics.from_fovy(640, 480, 1.0), stamp[0], frame))
+
+    def logged(*needles: str) -> Callable[[], bool]:
+        def check() -> bool:
+            publish_all()
+            return all(n in perception.output() for n in needles)
+
+        return check
+
+    wait_until(logged("yuv422", "empty image"), 30, "logged skips of the bad images", period_s=0.2)
+    wait_until(lambda: len(dets) >= 1, 20, "detections of the good frames")
+    wait_until(logged("align depth to colour"), 30, "the size mismatch logged", period_s=0.2)
+    assert perception.alive()
