@@ -73,7 +73,7 @@ def _build(cls: type, flat: dict[str, Any], prefix: str, section: str) -> Any:
     for key in flat:
         head = key.split(".", 1)[0]
         if head not in names or (head in nested) != ("." in key):
-            known = ", ".join(sorted(config_to_flat(cls())))
+            known = ", ".join(sorted(prefix + k for k in config_to_flat(cls())))
             raise ConfigError(f"unknown {section} parameter {prefix + key!r}; known keys: {known}")
     kwargs: dict[str, Any] = {}
     for name in names:
@@ -112,6 +112,9 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
         return float(value)
     if hint is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{key} must be a string, got {value!r}")
+            # ROS params files turn an all-digit value (a camera serial) into an int unless it is quoted.
+            raise ConfigError(
+                f"{key} must be a string (quote it in YAML if it is all digits), got {value!r}"
+            )
         return value
     raise ConfigError(f"{key}: unsupported field type {hint!r}")  # a programming error, named anyway

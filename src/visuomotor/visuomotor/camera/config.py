@@ -10,12 +10,11 @@ both at 30 fps; depth is always aligned to colour (``rs.align``).
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from visuomotor.config import config_from_flat, config_to_flat
 from visuomotor.errors import ConfigError
 
 __all__ = [
@@ -189,73 +188,8 @@ class RealSenseConfig:
             ConfigError: an unknown key, a value of the wrong type, or a value out of range; the message
                 names the dotted key.
         """
-        return _build(cls, _dotted(d, prefix=""), prefix="")
+        return config_from_flat(cls, d, "camera")
 
     def to_flat_dict(self) -> dict[str, Any]:
         """The inverse of :meth:`from_flat_dict`: dotted keys (ROS-parameter friendly)."""
-        return _flatten(self, prefix="")
-
-
-def _dotted(tree: dict[str, Any], prefix: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if not isinstance(key, str):
-            raise ConfigError(f"camera parameter names must be strings, got {prefix}{key!r}")
-        if isinstance(value, dict):
-            out.update(_dotted(value, f"{prefix}{key}."))
-        else:
-            out[prefix + key] = value
-    return out
-
-
-def _build(cls: type, flat: dict[str, Any], prefix: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]  # declaration order: deterministic error order
-    nested = {n for n in names if dataclasses.is_dataclass(hints[n])}
-    for key in flat:
-        head = key.split(".", 1)[0]
-        if head not in names or (head in nested) != ("." in key):
-            known = sorted(_flatten(cls(), prefix))
-            raise ConfigError(f"unknown camera parameter {prefix + key!r}; known keys: {', '.join(known)}")
-    kwargs: dict[str, Any] = {}
-    for name in names:
-        if name in nested:
-            sub = {k.split(".", 1)[1]: v for k, v in flat.items() if k.split(".", 1)[0] == name}
-            kwargs[name] = _build(hints[name], sub, prefix + name + ".")
-        elif name in flat:
-            kwargs[name] = _coerce(prefix + name, flat[name], hints[name])
-    return cls(**kwargs)
-
-
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key} must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise ConfigError(f"{key} must be finite, got {value!r}")
-        return float(value)
-    if hint is str:
-        # ROS parameter files turn an all-digit serial into an int unless it is quoted.
-        if not isinstance(value, str):
-            raise ConfigError(f"{key} must be a string (quote serial numbers in YAML), got {value!r}")
-        return value
-    raise ConfigError(f"{key}: unsupported field type {hint!r}")  # a programming error, named anyway
-
-
-def _flatten(obj: Any, prefix: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if dataclasses.is_dataclass(value):
-            out.update(_flatten(value, prefix + f.name + "."))
-        else:
-            out[prefix + f.name] = value
-    return out
+        return config_to_flat(self)

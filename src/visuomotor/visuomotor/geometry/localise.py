@@ -13,15 +13,14 @@ table, 1.3–1.7 m from the cubes) the inner half gave a median error of 1.2 mm 
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from visuomotor.config import config_from_flat, config_to_flat
 from visuomotor.errors import CameraError, ConfigError, InvalidDepthError
 from visuomotor.geometry.extrinsics import Extrinsics
 from visuomotor.geometry.intrinsics import CameraIntrinsics
@@ -121,11 +120,11 @@ class LocaliserConfig:
         Raises:
             ConfigError: an unknown key, a wrong type or a value out of range; the message names the key.
         """
-        return _from_flat(cls, d, "localiser")
+        return config_from_flat(cls, d, "localiser")
 
     def to_flat_dict(self) -> dict[str, Any]:
         """The inverse of :meth:`from_flat_dict` (tuples as lists, ROS-parameter friendly)."""
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return config_to_flat(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,48 +325,3 @@ def _median(values: np.ndarray) -> float:
 
 def _box_text(box_px: tuple[float, float, float, float]) -> str:
     return "[" + ", ".join(f"{v:.1f}" for v in box_px) + "]"
-
-
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _from_flat(cls: type, flat: Mapping[str, Any], stage: str) -> Any:
-    """Build a flat config dataclass from ROS-style parameters; errors name the key."""
-    if not isinstance(flat, Mapping):
-        raise ConfigError(f"{stage} parameters must be a mapping of name → value, got {type(flat).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(str(k) for k in flat if k not in names)
-    if unknown:
-        raise ConfigError(
-            f"unknown {stage} parameter(s) {', '.join(unknown)}; known keys: {', '.join(names)}"
-        )
-    return cls(**{k: _coerce(f"{stage}: {k}", v, hints[k]) for k, v in flat.items()})
-
-
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    if typing.get_origin(hint) is tuple:
-        args = typing.get_args(hint)
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{key} must be a list, got {value!r}")
-        if Ellipsis not in args and len(value) != len(args):
-            raise ConfigError(f"{key} must have {len(args)} entries, got {len(value)}: {list(value)}")
-        return tuple(_coerce(f"{key}[{i}]", v, args[0]) for i, v in enumerate(value))
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ConfigError(f"{key} must be a finite number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key} must be a string, got {value!r}")
-        return value
-    raise ConfigError(f"{key}: unsupported field type {hint!r}")  # a programming error, named anyway

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from visuomotor.config import config_from_flat, config_to_flat
 from visuomotor.errors import ConfigError
 
 __all__ = ["COST_METRICS", "TrackerConfig"]
@@ -79,38 +78,11 @@ class TrackerConfig:
     def from_flat_dict(cls, d: Mapping[str, Any]) -> TrackerConfig:
         """Build from ROS-style parameters (``{"confirm_hits": 2, ...}``); missing keys keep defaults.
 
-        Ints are accepted for floats (ROS parameter files write ``1`` for ``1.0``).
-
         Raises:
             ConfigError: an unknown key, a wrong type or a value out of range; the message names the key.
         """
-        if not isinstance(d, Mapping):
-            raise ConfigError(f"tracker parameters must be a mapping of name → value, got {type(d).__name__}")
-        hints = typing.get_type_hints(cls)
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(str(k) for k in d if k not in names)
-        if unknown:
-            raise ConfigError(
-                f"unknown tracker parameter(s) {', '.join(unknown)}; known keys: {', '.join(names)}"
-            )
-        return cls(**{k: _coerce(f"tracker: {k}", v, hints[k]) for k, v in d.items()})
+        return config_from_flat(cls, d, "tracker")
 
     def to_flat_dict(self) -> dict[str, Any]:
         """The inverse of :meth:`from_flat_dict`."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ConfigError(f"{key} must be a finite number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key} must be a string, got {value!r}")
-        return value
-    raise ConfigError(f"{key}: unsupported field type {hint!r}")  # a programming error, named anyway
+        return config_to_flat(self)
