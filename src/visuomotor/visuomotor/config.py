@@ -68,7 +68,7 @@ def _dotted(tree: Mapping[str, Any], prefix: str, section: str) -> dict[str, Any
 
 def _build(cls: type, flat: dict[str, Any], prefix: str, section: str) -> Any:
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = [f.name for f in dataclasses.fields(cls)]  # declaration order: errors come in a fixed order
     nested = {n for n in names if dataclasses.is_dataclass(hints[n])}
     for key in flat:
         head = key.split(".", 1)[0]

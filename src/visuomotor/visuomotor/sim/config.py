@@ -139,6 +139,9 @@ class SceneConfig:
         bin_center_xy_m: (2,) centre of the bin footprint.
         bin_size_m: (3,) outer width (x), depth (y), height (z) of the bin.
         home_q_rad: (6,) arm joints after reset, UR10E_JOINT_NAMES order.
+        num_distractors: visual-only mocap bodies (no collisions, not labelled) that domain
+            randomisation (``visuomotor.sim.randomize``) shapes, colours and places; they are parked
+            out of view until then, so 0 or more leaves every render of a plain scene unchanged.
     """
 
     num_cubes: int = 3
@@ -151,8 +154,11 @@ class SceneConfig:
     bin_center_xy_m: tuple[float, float] = (0.55, -0.45)
     bin_size_m: tuple[float, float, float] = (0.3, 0.3, 0.1)
     home_q_rad: tuple[float, float, float, float, float, float] = (-0.4, -2.2, 2.1, -1.47, -1.5708, 0.0)
+    num_distractors: int = 0
 
     def __post_init__(self) -> None:
+        if not (0 <= self.num_distractors <= 16):
+            raise ConfigError(f"scene.num_distractors must be in [0, 16], got {self.num_distractors}")
         if not (3 <= self.num_cubes <= 12):
             raise ConfigError(f"scene.num_cubes must be in [3, 12], got {self.num_cubes}")
         if not (math.isfinite(self.cube_size_m) and 0.02 <= self.cube_size_m <= 0.07):

@@ -21,10 +21,13 @@ __all__ = [
     "BIN_NAME",
     "CAMERA_NAME",
     "CUBE_CLASSES",
+    "DISTRACTOR_PARK_M",
+    "DISTRACTOR_PREFIX",
     "FINGER_JOINTS",
     "FLANGE_SITE",
     "GRIPPER_ACTUATOR",
     "GRIPPER_STROKE_M",
+    "TABLE_MATERIALS",
     "TCP_OFFSET_M",
     "TCP_SITE",
     "T_FLANGE_TCP",
@@ -40,6 +43,13 @@ TCP_SITE = "tcp"
 GRIPPER_ACTUATOR = "gripper"
 FINGER_JOINTS = ("finger_left_joint", "finger_right_joint")
 BIN_NAME = "bin"
+#: Distractor i is the mocap body ``distractor_{i}`` with one geom of the same name.
+DISTRACTOR_PREFIX = "distractor_"
+#: Extra table materials (textured) that domain randomisation may switch the table geom to; unused by
+#: default, so a plain scene renders exactly as without them.
+TABLE_MATERIALS = ("table", "table_checker", "table_grain", "table_noise")
+#: Distractors wait here (below the floor, out of view) until something places them.
+DISTRACTOR_PARK_M = (0.0, 0.0, -5.0)
 
 #: Flange → TCP: the point midway between the pads, tool z along flange z (no rotation).
 TCP_OFFSET_M = 0.16
@@ -279,6 +289,16 @@ def _cubes_xml(config: SimConfig) -> str:
     return "".join(xml)
 
 
+def _distractors_xml(config: SimConfig) -> str:
+    """Visual-only mocap bodies (contype/conaffinity 0: they never touch the physics)."""
+    return "".join(
+        f'<body name="{DISTRACTOR_PREFIX}{i}" mocap="true" pos="{_f(DISTRACTOR_PARK_M)}">'
+        f'<geom name="{DISTRACTOR_PREFIX}{i}" type="box" size="0.02 0.02 0.02" rgba="0.5 0.5 0.5 1" '
+        f"{_VISUAL_BITS}/></body>"
+        for i in range(config.scene.num_distractors)
+    )
+
+
 def _actuators_xml() -> str:
     xml = []
     lim = np.asarray(UR10E_JOINT_LIMITS_RAD, float)
@@ -323,6 +343,15 @@ def build_mjcf(config: SimConfig) -> str:
              width="256" height="256"/>
     <material name="floor" texture="floor" texrepeat="20 20"/>
     <material name="table" rgba="0.78 0.72 0.62 1"/>
+    <texture name="table_checker" type="2d" builtin="checker" rgb1="0.9 0.9 0.9" rgb2="0.6 0.6 0.6"
+             width="64" height="64"/>
+    <texture name="table_grain" type="2d" builtin="gradient" rgb1="0.95 0.95 0.95" rgb2="0.55 0.55 0.55"
+             width="64" height="64"/>
+    <texture name="table_noise" type="2d" builtin="flat" mark="random" random="0.3" rgb1="0.85 0.85 0.85"
+             markrgb="0.5 0.5 0.5" width="128" height="128"/>
+    <material name="table_checker" texture="table_checker" texrepeat="8 8" rgba="0.78 0.72 0.62 1"/>
+    <material name="table_grain" texture="table_grain" texrepeat="1 6" rgba="0.78 0.72 0.62 1"/>
+    <material name="table_noise" texture="table_noise" texrepeat="4 4" rgba="0.78 0.72 0.62 1"/>
   </asset>
   <worldbody>
     <light name="sun" pos="0.5 0.3 3" dir="0 0 -1" directional="true" castshadow="false"
@@ -335,6 +364,7 @@ def build_mjcf(config: SimConfig) -> str:
       {_arm_xml()}
     </body>
     {_cubes_xml(config)}
+    {_distractors_xml(config)}
   </worldbody>
   <tendon>
     <fixed name="grip">
