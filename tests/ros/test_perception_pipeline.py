@@ -78,6 +78,11 @@ def test_tracks_follow_the_ground_truth(probe: GraphProbe, launch: Callable[...,
     assert all(len(ids) == 1 for ids in ids_per_cube.values()), ids_per_cube  # stable identities
     stages = [t.stage for t in pairs[-1][0].timings]
     assert stages == ["detect.pre", "detect.infer", "detect.post", "localise", "track"]
+    # The overlay is drawn only once someone watches it.
+    overlays: list[Image] = []
+    probe.node.create_subscription(Image, "/visuomotor/overlay", overlays.append, SENSOR)
+    wait_until(lambda: len(overlays) >= 3, 30, "overlay images while subscribed")
+    assert (overlays[-1].width, overlays[-1].height, overlays[-1].encoding) == (640, 480, "rgb8")
     wait_until(lambda: bool(reports) and reports[-1].frames > 0, 10, "a latency report")
     report_stages = [s.name for s in reports[-1].stages]
     assert report_stages[:2] == ["render", "encode"] and report_stages[-1] == "track"
@@ -120,3 +125,16 @@ def test_bad_frames_are_skipped_and_logged(probe: GraphProbe, launch: Callable[.
     wait_until(lambda: len(dets) >= 1, 20, "detections of the good frames")
     wait_until(logged("align depth to colour"), 30, "the size mismatch logged", period_s=0.2)
     assert perception.alive()
+
+
+def test_detector_node_refuses_a_missing_or_broken_model(
+    launch: Callable[..., NodeProcess], tmp_path: Path
+) -> None:
+    missing = launch("detector", {"model_path": str(tmp_path / "nope.onnx")})
+    assert missing.proc.wait(60) == 2
+    assert "nope.onnx" in missing.output() and "not found" in missing.output()
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"this is not an onnx model")
+    broken = launch("detector", {"model_path": str(garbage)})
+    assert broken.proc.wait(60) == 2
+    assert "garbage.onnx" in broken.output()
