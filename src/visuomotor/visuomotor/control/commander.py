@@ -1,0 +1,414 @@
+"""The commander core: an action chunk of TCP poses → IK → checked joint commands, or a HOLD.
+
+Two outputs for the two UR controllers (design.md, "Outside interfaces"):
+
+- :class:`Commander` (``scaled_joint_trajectory_controller``): one trajectory per chunk, a point per chunk
+  step at ``time_from_start = (i + 1) · step_s``, velocities by central differences and zero at the last
+  point (so the arm stops there if no newer chunk replaces it).
+- ``StreamingCommander`` (``forward_position_controller``, module ``streaming``): one joint target per
+  control tick, sampled from the last accepted trajectory, rate-limited by the velocity and acceleration
+  limits.
+
+Every command passes :class:`~visuomotor.control.SafetyGuard` as a whole; on any rejection the output is a
+HOLD at the current joints (a braking stop when the joint velocity is known) plus the reason — never a
+partly checked command.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from visuomotor.control.config import SafetyConfig
+from visuomotor.control.safety import SafetyGuard
+from visuomotor.control.trajectory import (
+    HermiteSegments,
+    finite_difference_velocities,
+    knots_with_start,
+    required_time_scale,
+)
+from visuomotor.control.violations import IkUnreachableViolation, MalformedCommand
+from visuomotor.errors import IkUnreachableError, KinematicsError, SafetyViolation
+from visuomotor.kinematics import UR10E_JOINT_NAMES, Ur10eKinematics
+from visuomotor.latency import LatencyRecorder
+
+if TYPE_CHECKING:
+    from visuomotor.sim.jtc import JointTrajectoryCommand
+
+__all__ = ["HOLD", "TARGET", "TRAJECTORY", "Commander", "JointCommand"]
+
+_LOG = logging.getLogger(__name__)
+_N = len(UR10E_JOINT_NAMES)
+
+#: ``JointCommand.kind`` values.
+TRAJECTORY = "trajectory"
+TARGET = "target"
+HOLD = "hold"
+
+#: Rounds of per-segment stretching before time scaling gives up (each round fixes the worst segments).
+_TIME_SCALE_ROUNDS = 12
+#: Margin so a stretched chunk lands just inside the limits, not on them (rounding).
+_SCALE_MARGIN = 1.001
+
+
+def readonly(a: object) -> np.ndarray:
+    """A read-only float64 copy (command arrays are shared with the node; nobody may edit them)."""
+    out = np.array(a, dtype=np.float64)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class JointCommand:
+    """What the commander decided: a trajectory, a streamed target, or a HOLD with its reason.
+
+    Attributes:
+        kind: ``"trajectory"`` (accepted chunk), ``"target"`` (accepted streaming tick) or ``"hold"``.
+        joint_names: (6,) column order, ``UR10E_JOINT_NAMES``.
+        times_s: (N,) time_from_start of each point, seconds (N = 0 only for a hold with no known joints).
+        positions: (N, 6) joint positions, radians (a hold: the current joints, or where a braking stop
+            ends; see ``Commander.hold``).
+        velocities: (N, 6) joint velocities, rad/s (zero at a trajectory's last point and for a hold).
+        gripper: closure to command, 0 open … 1 closed (the chunk's first step, clipped to [0, 1] as the
+            gripper saturates anyway); None = leave the gripper as it is (every hold: never drop a cube).
+        publish: False in ``dry_run`` (compute + log only) and for a hold with no points.
+        reason_code: rejection code (``REJECTION_REASONS``), "" when accepted.
+        reason: the rejection message (names limit, joint/axis, value and fix), "" when accepted.
+        time_scale: total duration ratio applied by time scaling (1.0 = chunk timing kept).
+    """
+
+    kind: str
+    times_s: np.ndarray
+    positions: np.ndarray
+    velocities: np.ndarray
+    gripper: float | None
+    publish: bool
+    reason_code: str = ""
+    reason: str = ""
+    time_scale: float = 1.0
+    joint_names: tuple[str, ...] = field(default=UR10E_JOINT_NAMES)
+
+    @property
+    def accepted(self) -> bool:
+        """True unless this is a HOLD."""
+        return self.kind != HOLD
+
+    def to_trajectory_command(self) -> JointTrajectoryCommand:
+        """This command as the sim's ``JointTrajectoryCommand`` (what ``SimWorld.follow_trajectory`` takes).
+
+        Imported here, not at module level, so the control core does not load MuJoCo on the robot.
+
+        Raises:
+            TrajectoryRejected: the command has no points (a hold with no known joints).
+        """
+        from visuomotor.sim.jtc import JointTrajectoryCommand as _Jtc
+
+        return _Jtc(self.joint_names, self.times_s, self.positions, self.velocities)
+
+
+class Commander:
+    """Action chunk → IK (chained ``nearest``) → checked joint trajectory, or a HOLD.
+
+    Velocity/acceleration over the limits: with ``time_scaling: true`` (the default) the offending
+    segments are stretched (up to ``max_time_scale`` in total duration) and the stretched trajectory is
+    checked again by the guard; with ``time_scaling: false`` such a chunk is rejected (HOLD, reason
+    ``joint_velocity_limit`` / ``joint_acceleration_limit``). Time scaling is on by default because a chunk
+    that starts from rest or ends (zero final velocity) at chunk-step timing needs ≈ 4·v/step_s of
+    acceleration at its ends: 0.25 rad/s at 0.1 s steps is 10 rad/s², over every default limit, so without
+    it an ordinary chunk could never start the arm. Only timing changes, never the path, and the result
+    passes the same guard. Small and stateful: ``reset()`` forgets the last known joints and the
+    guard's counters (never the e-stop).
+
+    Args:
+        config: limits and switches.
+        T_flange_tcp: (4, 4) TCP in the flange frame, metres (``SimWorld.T_FLANGE_TCP`` for the sim);
+            required so IK and checks use the same tool. None only for a bare flange.
+        recorder: if given, every rejection is counted there too (``LatencyRecorder.rejected``), so it
+            shows in the latency/health report.
+    """
+
+    def __init__(
+        self,
+        config: SafetyConfig,
+        *,
+        T_flange_tcp: np.ndarray | None,
+        recorder: LatencyRecorder | None = None,
+    ) -> None:
+        self._config = config
+        self._guard = SafetyGuard(config, T_flange_tcp=T_flange_tcp)
+        # IK inside the configured limits, so `nearest` picks a representation the guard accepts.
+        self._kin = Ur10eKinematics(T_flange_tcp=T_flange_tcp, joint_limits_rad=config.joint_limits_rad())
+        self._recorder = recorder
+        self._last_good_q: np.ndarray | None = None
+        self._holding = False
+
+    @property
+    def config(self) -> SafetyConfig:
+        return self._config
+
+    @property
+    def guard(self) -> SafetyGuard:
+        """The guard (e-stop latch, counters, staleness) this commander checks with."""
+        return self._guard
+
+    @property
+    def kinematics(self) -> Ur10eKinematics:
+        return self._kin
+
+    @property
+    def dry_run(self) -> bool:
+        """True: commands are computed and checked but ``publish`` is False."""
+        return self._config.dry_run
+
+    @property
+    def holding(self) -> bool:
+        """True after a HOLD until the next accepted command."""
+        return self._holding
+
+    def reset(self) -> None:
+        """Forget the last known joints and the hold state; clear the guard's counters (not the e-stop)."""
+        self._last_good_q = None
+        self._holding = False
+        self._guard.reset()
+
+    # ------------------------------------------------------------------ chunk → trajectory
+
+    def plan(
+        self,
+        T_base_link_tcp: np.ndarray,
+        gripper: np.ndarray,
+        step_s: float,
+        q_current_rad: np.ndarray,
+        *,
+        now_ns: int,
+        perception_stamp_ns: int | None,
+        joints_stamp_ns: int | None,
+        qd_current_rad_s: np.ndarray | None = None,
+    ) -> JointCommand:
+        """Turn an action chunk into a checked trajectory, or a HOLD with the reason.
+
+        Args:
+            T_base_link_tcp: (k, 4, 4) TCP poses of the chunk in ``base_link``, metres.
+            gripper: (k,) closure per step, 0 open … 1 closed.
+            step_s: time between chunk steps, seconds; step i is reached at (i + 1) · step_s.
+            q_current_rad: (6,) current joints (``/joint_states``), radians, ``UR10E_JOINT_NAMES`` order.
+            now_ns: current time, ns, on the clock of both stamps.
+            perception_stamp_ns: source camera stamp of the chunk's observation, ns (None = none yet).
+            joints_stamp_ns: stamp of ``q_current_rad``, ns (None = none yet).
+            qd_current_rad_s: (6,) current joint velocity, rad/s; None = at rest. The first segment
+                starts with it, so pass it while the arm moves or the start acceleration is misjudged.
+
+        Returns:
+            ``kind == "trajectory"`` with k points, or ``kind == "hold"``: at the current joints, or a
+            braking stop if ``qd_current_rad_s`` is given (see :meth:`hold`).
+        """
+        try:
+            q0 = self._current_joints(q_current_rad)
+            g = self._guard
+            g.check_estop()
+            g.check_inputs_fresh(now_ns, perception_stamp_ns, joints_stamp_ns)
+            poses = self._checked(T_base_link_tcp, "T_base_link_tcp", 3)
+            grip = self._checked(gripper, "gripper", 1)
+            if poses.shape[1:] != (4, 4) or grip.shape != (poses.shape[0],) or poses.shape[0] == 0:
+                g.reject(
+                    MalformedCommand(
+                        f"a chunk needs k ≥ 1 poses (k, 4, 4) and k gripper values, got "
+                        f"{poses.shape} and {grip.shape}"
+                    )
+                )
+            step = self._checked(step_s, "step_s", 0)
+            if not step > 0.0:
+                g.reject(MalformedCommand(f"step_s must be > 0 s, got {float(step)}"))
+            qd0 = None if qd_current_rad_s is None else self._checked(qd_current_rad_s, "qd_current_rad_s", 1)
+            positions = self._solve_chain(poses, q0)
+            times = float(step) * np.arange(1, positions.shape[0] + 1)
+            times, velocities, scale = self._timing(q0, times, positions, qd0)
+            g.check_trajectory(q0, times, positions, velocities, qd_start_rad_s=qd0)
+        except SafetyViolation as violation:
+            return self._hold(q_current_rad, violation, qd_current_rad_s)
+        self._holding = False
+        return JointCommand(
+            TRAJECTORY,
+            readonly(times),
+            readonly(positions),
+            readonly(velocities),
+            float(np.clip(grip[0], 0.0, 1.0)),
+            publish=not self._config.dry_run,
+            time_scale=scale,
+        )
+
+    def watchdog(
+        self,
+        now_ns: int,
+        q_current_rad: np.ndarray,
+        *,
+        perception_stamp_ns: int | None,
+        joints_stamp_ns: int | None,
+        qd_current_rad_s: np.ndarray | None = None,
+    ) -> JointCommand | None:
+        """Call at the control rate between chunks: a HOLD when the e-stop latches or inputs go stale.
+
+        Returns a HOLD once on the transition into the bad state (the controller then holds by itself);
+        None while everything is fine or a hold is already in force. Recovery is the next accepted chunk.
+        Arguments as in :meth:`plan`.
+        """
+        if self._holding:
+            return None
+        try:
+            self._guard.check_estop()
+            self._guard.check_inputs_fresh(now_ns, perception_stamp_ns, joints_stamp_ns)
+        except SafetyViolation as violation:
+            return self._hold(q_current_rad, violation, qd_current_rad_s)
+        return None
+
+    def hold(
+        self,
+        q_current_rad: np.ndarray,
+        reason_code: str,
+        reason: str,
+        qd_current_rad_s: np.ndarray | None = None,
+    ) -> JointCommand:
+        """A HOLD for the node's own reasons (counted under ``reason_code`` in the recorder).
+
+        Without a velocity (or at rest) the single point is the current joints (the last finite ones if
+        these are not) at ``hold_time_s``. With the current velocity the hold is a braking stop: constant
+        deceleration within the acceleration limits to q + q̇·T/2 at T = max(hold_time_s, max |q̇|/a_max),
+        used only if that stop path passes every limit; otherwise the in-place hold.
+        """
+        return self._make_hold(q_current_rad, reason_code, reason, qd_current_rad_s)
+
+    # ------------------------------------------------------------------ internals
+
+    def _current_joints(self, q_current_rad: np.ndarray) -> np.ndarray:
+        q = self._checked(q_current_rad, "q_current_rad", 1)
+        if q.shape != (_N,):
+            self._guard.reject(MalformedCommand(f"q_current_rad must have shape ({_N},), got {q.shape}"))
+        self._last_good_q = q.copy()
+        return q
+
+    def _checked(self, value: object, name: str, ndim: int) -> np.ndarray:
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            self._guard.reject(MalformedCommand(f"{name} is not numeric ({err})"))
+        if arr.ndim != ndim:
+            self._guard.reject(MalformedCommand(f"{name} must be {ndim}-D, got shape {arr.shape}"))
+        self._guard.check_finite(name, arr)
+        return arr
+
+    def _solve_chain(self, poses: np.ndarray, q0: np.ndarray) -> np.ndarray:
+        """(k, 6) IK solutions, each the nearest to the previous step's (the first: to the current joints)."""
+        out = np.empty((poses.shape[0], _N))
+        q_prev = q0
+        for i, T in enumerate(poses):
+            try:
+                q = self._kin.nearest(T, q_prev)
+            except IkUnreachableError as err:
+                self._guard.reject(IkUnreachableViolation(f"chunk step {i}: {err}"))
+            except KinematicsError as err:  # malformed pose (not a rotation, ...)
+                self._guard.reject(MalformedCommand(f"chunk step {i}: {err}"))
+            self._guard.check_ik_jump(q_prev, q, i)
+            out[i] = q
+            q_prev = q
+        return out
+
+    def _timing(
+        self, q0: np.ndarray, times: np.ndarray, positions: np.ndarray, qd0: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Velocities by finite differences; with ``time_scaling`` stretch the segments that break a limit."""
+        knot_t = np.concatenate([[0.0], times])
+        knots = np.vstack([q0, positions])
+        velocities = finite_difference_velocities(knot_t, knots)
+        if not self._config.time_scaling or not self._config.enabled:
+            return times, velocities, 1.0
+        vmax = self._config.velocity_limits_rad_s()
+        amax = self._config.acceleration_limits_rad_s2()
+        durations = np.diff(knot_t)
+        original = float(knot_t[-1])
+        for _ in range(_TIME_SCALE_ROUNDS):
+            seg = HermiteSegments.build(*knots_with_start(q0, knot_t[1:], positions, velocities, qd0))
+            v_ratio = (seg.peak_speed()[0] / vmax).max(axis=1)
+            a_ratio = (seg.peak_acceleration()[0] / amax).max(axis=1)
+            stretch = np.array([required_time_scale(v, a) for v, a in zip(v_ratio, a_ratio, strict=True)])
+            if (stretch <= 1.0).all():
+                break
+            durations = durations * np.where(stretch > 1.0, stretch * _SCALE_MARGIN, 1.0)
+            knot_t = np.concatenate([[0.0], np.cumsum(durations)])
+            velocities = finite_difference_velocities(knot_t, knots)
+        scale = float(knot_t[-1]) / original
+        if scale > self._config.max_time_scale:
+            # Let the guard name the limit that forced it: check the unscaled chunk.
+            velocities0 = finite_difference_velocities(np.concatenate([[0.0], times]), knots)
+            self._guard.check_trajectory(q0, times, positions, velocities0, qd_start_rad_s=qd0)
+        return knot_t[1:], velocities, scale
+
+    def _hold(
+        self, q_current_rad: object, violation: SafetyViolation, qd_current_rad_s: object = None
+    ) -> JointCommand:
+        reason_code = getattr(violation, "reason", "safety")
+        return self._make_hold(q_current_rad, reason_code, str(violation), qd_current_rad_s)
+
+    def _make_hold(
+        self, q_current_rad: object, reason_code: str, reason: str, qd_current_rad_s: object = None
+    ) -> JointCommand:
+        if self._recorder is not None:
+            self._recorder.rejected(reason_code)
+        self._holding = True
+        try:
+            q = np.asarray(q_current_rad, dtype=np.float64)
+            ok = q.shape == (_N,) and bool(np.isfinite(q).all())
+        except (TypeError, ValueError):
+            ok = False
+        if ok:
+            self._last_good_q = q.copy()
+        elif self._last_good_q is not None:
+            q = self._last_good_q
+        else:
+            # Nothing finite to hold at: publish nothing; the controller keeps its last (checked) target.
+            empty = np.zeros((0, _N))
+            return JointCommand(
+                HOLD,
+                readonly(np.zeros(0)),
+                readonly(empty),
+                readonly(empty),
+                None,
+                False,
+                reason_code,
+                reason,
+            )
+        t_hold, q_hold = self._config.hold_time_s, q
+        if ok and qd_current_rad_s is not None and self._config.enabled:
+            t_hold, q_hold = self._braking_stop(q, qd_current_rad_s)
+        return JointCommand(
+            HOLD,
+            readonly(np.array([t_hold])),
+            readonly(q_hold[None]),
+            readonly(np.zeros((1, _N))),
+            None,
+            publish=not self._config.dry_run,
+            reason_code=reason_code,
+            reason=reason,
+        )
+
+    def _braking_stop(self, q: np.ndarray, qd_current_rad_s: object) -> tuple[float, np.ndarray]:
+        """(T, q_stop) of a constant-deceleration stop, or (hold_time_s, q) if it would break a limit.
+
+        Hermite from (q, q̇) to (q + q̇·T/2, 0) over T has A = 0, so q̈ = −q̇/T throughout: |q̈| ≤ a_max
+        for T ≥ |q̇|/a_max, and the speed falls monotonically. Stopping in place instead would need 4|q̇|/T.
+        """
+        try:
+            qd = np.asarray(qd_current_rad_s, dtype=np.float64)
+        except (TypeError, ValueError):
+            return self._config.hold_time_s, q
+        if qd.shape != (_N,) or not np.isfinite(qd).all() or not qd.any():
+            return self._config.hold_time_s, q
+        t_stop = max(
+            self._config.hold_time_s, float(np.max(np.abs(qd) / self._config.acceleration_limits_rad_s2()))
+        )
+        q_stop = q + qd * (t_stop / 2.0)
+        if self._guard.stop_path_ok(q, t_stop, q_stop, qd):
+            return t_stop, q_stop
+        return self._config.hold_time_s, q

@@ -1,0 +1,193 @@
+"""Configuration of the safety layer and the commander (``config/safety.yaml``, section ``commander``).
+
+Every limit the guard enforces lives here, validated once at construction: a bad value raises
+:class:`ConfigError` naming the key, so a typo in the params file stops the node before it can move the arm.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from visuomotor.config import config_from_flat, config_to_flat
+from visuomotor.errors import ConfigError
+from visuomotor.kinematics import UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES
+
+__all__ = ["UR10E_MAX_JOINT_SPEED_RAD_S", "SafetyConfig"]
+
+_LOG = logging.getLogger(__name__)
+
+#: Hardware maximum joint speeds of the UR10e (design.md): 2.094 rad/s base/shoulder, 3.14 rad/s the rest.
+#: Configured limits must stay at or below these; with safety disabled these are what is left.
+UR10E_MAX_JOINT_SPEED_RAD_S: tuple[float, ...] = (2.094, 2.094, 3.14, 3.14, 3.14, 3.14)
+
+Six = tuple[float, float, float, float, float, float]
+Three = tuple[float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyConfig:
+    """Limits of :class:`~visuomotor.control.SafetyGuard` and :class:`~visuomotor.control.Commander`.
+
+    Joint tuples are in ``UR10E_JOINT_NAMES`` order; Cartesian values are in ``base_link`` (table top at
+    z = 0), metres. Keys of the params file = field names.
+
+    Attributes:
+        unsafe_disable_safety: True turns the configured limits OFF (the loud name is on purpose: it must
+            be written out to happen). What stays on regardless: the e-stop latch, NaN/inf rejection and
+            the UR10e's hardware position and speed limits. Off by default; ``enabled`` is its negation.
+        dry_run: compute, check and log every command but publish nothing (``JointCommand.publish`` False).
+        joint_lower_rad: (6,) lowest allowed joint positions, radians; inside the hardware ±2π (elbow ±π).
+        joint_upper_rad: (6,) highest allowed joint positions, radians.
+        joint_velocity_limits_rad_s: (6,) |q̇| limits, rad/s, ≤ the hardware 2.094 (base, shoulder) / 3.14.
+        joint_acceleration_limits_rad_s2: (6,) |q̈| limits, rad/s².
+        workspace_min_m: (3,) lower corner (x, y, z) of the box the TCP must stay in, ``base_link``.
+        workspace_max_m: (3,) upper corner of that box; the default covers the cube area (x 0.4–0.9,
+            y −0.15–0.5), the bin at (0.55, −0.45) and the home pose with margin.
+        min_tcp_height_m: lowest TCP z above the table plane (z = 0); a 5 cm cube is grasped at 0.025 m.
+        min_flange_height_m: lowest flange (wrist) z above the table plane; 0 disables this check.
+        max_ik_jump_rad: largest per-joint change between consecutive IK solutions of a chunk (and from
+            the current joints to the first), radians; larger means an IK branch flip.
+        perception_timeout_s: perception older than this (now − source camera stamp) → hold, seconds.
+        joint_state_timeout_s: joint states older than this → hold, seconds (the sim publishes at 30 Hz).
+        time_scaling: True (default) lets the commander slow a chunk down (stretch its segments) until it
+            meets the velocity and acceleration limits; False rejects such a chunk and holds instead. On by
+            default: a chunk starting from rest at 0.1 s steps needs ≈ 4·v/0.1 s of acceleration (see
+            ``Commander``); the stretched result passes the same guard, only its timing changes.
+        max_time_scale: the most a chunk may be stretched in total (duration ratio) when time scaling.
+        path_sample_step_rad: the Cartesian checks (workspace, table) sample the interpolated joint path
+            so that no joint moves more than this between samples, radians (0.02 rad ≈ 2.6 cm at 1.3 m).
+        hold_time_s: time_from_start of the single point of a HOLD trajectory, seconds.
+    """
+
+    unsafe_disable_safety: bool = False
+    dry_run: bool = False
+    joint_lower_rad: Six = (-6.1, -6.1, -3.0, -6.1, -6.1, -6.1)
+    joint_upper_rad: Six = (6.1, 6.1, 3.0, 6.1, 6.1, 6.1)
+    joint_velocity_limits_rad_s: Six = (1.0, 1.0, 1.5, 2.0, 2.0, 2.0)
+    joint_acceleration_limits_rad_s2: Six = (6.0, 6.0, 8.0, 10.0, 10.0, 10.0)
+    workspace_min_m: Three = (0.15, -0.75, 0.0)
+    workspace_max_m: Three = (1.05, 0.65, 0.9)
+    min_tcp_height_m: float = 0.015
+    min_flange_height_m: float = 0.1
+    max_ik_jump_rad: float = 0.5
+    perception_timeout_s: float = 0.3
+    joint_state_timeout_s: float = 0.2
+    time_scaling: bool = True
+    max_time_scale: float = 4.0
+    path_sample_step_rad: float = 0.02
+    hold_time_s: float = 0.2
+
+    def __post_init__(self) -> None:
+        for key in ("unsafe_disable_safety", "dry_run", "time_scaling"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"commander: {key} must be true or false, got {getattr(self, key)!r}")
+        for key, n in (
+            ("joint_lower_rad", 6),
+            ("joint_upper_rad", 6),
+            ("joint_velocity_limits_rad_s", 6),
+            ("joint_acceleration_limits_rad_s2", 6),
+            ("workspace_min_m", 3),
+            ("workspace_max_m", 3),
+        ):
+            value = getattr(self, key)
+            if len(value) != n or not all(_finite(v) for v in value):
+                raise ConfigError(f"commander: {key} must be {n} finite numbers, got {value!r}")
+        for j, name in enumerate(UR10E_JOINT_NAMES):
+            lo, hi = self.joint_lower_rad[j], self.joint_upper_rad[j]
+            hw_lo, hw_hi = UR10E_JOINT_LIMITS_RAD[j]
+            if not hw_lo <= lo < hi <= hw_hi:
+                raise ConfigError(
+                    f"commander: joint_lower_rad[{j}] / joint_upper_rad[{j}] ({name}) must satisfy "
+                    f"{hw_lo:.4f} ≤ lower < upper ≤ {hw_hi:.4f} (UR10e hardware), got [{lo}, {hi}]"
+                )
+            v, v_hw = self.joint_velocity_limits_rad_s[j], UR10E_MAX_JOINT_SPEED_RAD_S[j]
+            if not 0.0 < v <= v_hw:
+                raise ConfigError(
+                    f"commander: joint_velocity_limits_rad_s[{j}] ({name}) must be in (0, {v_hw}] rad/s "
+                    f"(UR10e hardware maximum), got {v}"
+                )
+            if not self.joint_acceleration_limits_rad_s2[j] > 0.0:
+                raise ConfigError(
+                    f"commander: joint_acceleration_limits_rad_s2[{j}] ({name}) must be > 0, "
+                    f"got {self.joint_acceleration_limits_rad_s2[j]}"
+                )
+        for axis, (lo, hi) in enumerate(zip(self.workspace_min_m, self.workspace_max_m, strict=True)):
+            if not lo < hi:
+                raise ConfigError(
+                    f"commander: workspace_min_m[{axis}] must be < workspace_max_m[{axis}] "
+                    f"({'xyz'[axis]} axis), got {lo} ≥ {hi}"
+                )
+        for key in ("min_tcp_height_m", "min_flange_height_m"):
+            value = getattr(self, key)
+            if not (_finite(value) and value >= 0.0):
+                raise ConfigError(f"commander: {key} must be ≥ 0 (metres above the table), got {value!r}")
+        if self.workspace_max_m[2] <= self.min_tcp_height_m:
+            raise ConfigError(
+                f"commander: workspace_max_m[2] ({self.workspace_max_m[2]}) must be above min_tcp_height_m "
+                f"({self.min_tcp_height_m}), or no TCP position is allowed"
+            )
+        for key in (
+            "max_ik_jump_rad",
+            "perception_timeout_s",
+            "joint_state_timeout_s",
+            "path_sample_step_rad",
+            "hold_time_s",
+        ):
+            value = getattr(self, key)
+            if not (_finite(value) and value > 0.0):
+                raise ConfigError(f"commander: {key} must be a positive finite number, got {value!r}")
+        if self.path_sample_step_rad > 0.5:
+            raise ConfigError(
+                f"commander: path_sample_step_rad must be ≤ 0.5 rad (coarser sampling can step over the "
+                f"table), got {self.path_sample_step_rad}"
+            )
+        if not (_finite(self.max_time_scale) and 1.0 <= self.max_time_scale <= 100.0):
+            raise ConfigError(f"commander: max_time_scale must be in [1, 100], got {self.max_time_scale!r}")
+        if self.unsafe_disable_safety:
+            # Loud on purpose: this must never go unnoticed in a log.
+            _LOG.warning(
+                "SAFETY DISABLED (unsafe_disable_safety: true): only the e-stop, NaN/inf rejection and the "
+                "UR10e hardware limits are enforced"
+            )
+
+    @property
+    def enabled(self) -> bool:
+        """True unless ``unsafe_disable_safety`` was set."""
+        return not self.unsafe_disable_safety
+
+    def joint_limits_rad(self) -> np.ndarray:
+        """(6, 2) [lower, upper] position limits in force, radians (hardware limits when disabled)."""
+        if not self.enabled:
+            return np.array(UR10E_JOINT_LIMITS_RAD)
+        return np.stack([self.joint_lower_rad, self.joint_upper_rad], axis=1).astype(np.float64)
+
+    def velocity_limits_rad_s(self) -> np.ndarray:
+        """(6,) speed limits in force, rad/s (hardware maxima when disabled)."""
+        return np.array(self.joint_velocity_limits_rad_s if self.enabled else UR10E_MAX_JOINT_SPEED_RAD_S)
+
+    def acceleration_limits_rad_s2(self) -> np.ndarray:
+        """(6,) acceleration limits, rad/s² (checked only while enabled)."""
+        return np.array(self.joint_acceleration_limits_rad_s2, dtype=np.float64)
+
+    @classmethod
+    def from_flat_dict(cls, d: Mapping[str, Any]) -> SafetyConfig:
+        """Build from ROS-style parameters (``{"dry_run": True, ...}``); missing keys keep defaults.
+
+        Raises:
+            ConfigError: an unknown key, a wrong type or a value out of range; the message names the key.
+        """
+        return config_from_flat(cls, d, "commander")
+
+    def to_flat_dict(self) -> dict[str, Any]:
+        """The inverse of :meth:`from_flat_dict`."""
+        return config_to_flat(self)
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,125 @@
+"""Why a command was refused: one :class:`SafetyViolation` subclass per reason, each with a stable code.
+
+``reason`` is what the counters, the logs and ``JointCommand.reason_code`` use; the message names the
+limit, the joint or axis, the value and the fix.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from visuomotor.errors import SafetyViolation
+
+__all__ = [
+    "REJECTION_REASONS",
+    "EstopActive",
+    "IkJumpViolation",
+    "IkUnreachableViolation",
+    "JointAccelerationViolation",
+    "JointPositionViolation",
+    "JointVelocityViolation",
+    "MalformedCommand",
+    "NonFiniteValue",
+    "StaleJointStates",
+    "StalePerception",
+    "TablePlaneViolation",
+    "WorkspaceViolation",
+]
+
+
+class _Reasoned(SafetyViolation):
+    """A SafetyViolation with a stable reason code."""
+
+    reason: ClassVar[str] = "safety"
+
+
+class EstopActive(_Reasoned):
+    """The e-stop is latched; only ``SafetyGuard.clear_estop()`` releases it."""
+
+    reason = "estop"
+
+
+class StalePerception(_Reasoned):
+    """The newest perception (source camera stamp) is older than ``perception_timeout_s``."""
+
+    reason = "stale_perception"
+
+
+class StaleJointStates(_Reasoned):
+    """The newest joint state is older than ``joint_state_timeout_s``."""
+
+    reason = "stale_joint_states"
+
+
+class NonFiniteValue(_Reasoned):
+    """NaN or inf in a pose, joint vector, time or gripper value."""
+
+    reason = "non_finite"
+
+
+class MalformedCommand(_Reasoned):
+    """Wrong shapes, non-increasing times, or a pose that is not a rigid transform."""
+
+    reason = "malformed"
+
+
+class JointPositionViolation(_Reasoned):
+    """A joint leaves ``joint_lower_rad`` / ``joint_upper_rad`` somewhere along the path."""
+
+    reason = "joint_position_limit"
+
+
+class JointVelocityViolation(_Reasoned):
+    """A joint exceeds ``joint_velocity_limits_rad_s`` somewhere along the path."""
+
+    reason = "joint_velocity_limit"
+
+
+class JointAccelerationViolation(_Reasoned):
+    """A joint exceeds ``joint_acceleration_limits_rad_s2`` somewhere along the path."""
+
+    reason = "joint_acceleration_limit"
+
+
+class WorkspaceViolation(_Reasoned):
+    """The TCP leaves the ``workspace_min_m`` … ``workspace_max_m`` box."""
+
+    reason = "workspace"
+
+
+class TablePlaneViolation(_Reasoned):
+    """The TCP or the flange goes below its minimum height above the table (z = 0 in base_link)."""
+
+    reason = "table_plane"
+
+
+class IkJumpViolation(_Reasoned):
+    """Consecutive IK solutions differ by more than ``max_ik_jump_rad`` (a branch flip)."""
+
+    reason = "ik_jump"
+
+
+class IkUnreachableViolation(_Reasoned):
+    """A target pose has no IK solution inside the joint limits."""
+
+    reason = "ik_unreachable"
+
+
+#: Every rejection code, in the order checks run.
+REJECTION_REASONS: tuple[str, ...] = tuple(
+    c.reason
+    for c in (
+        EstopActive,
+        StalePerception,
+        StaleJointStates,
+        MalformedCommand,
+        NonFiniteValue,
+        IkUnreachableViolation,
+        IkJumpViolation,
+        JointPositionViolation,
+        JointVelocityViolation,
+        JointAccelerationViolation,
+        WorkspaceViolation,
+        TablePlaneViolation,
+    )
+)
