@@ -15,6 +15,7 @@ NODES = {
     "camera": "visuomotor_ros.camera_node:main",
     "detector": "visuomotor_ros.detector_node:main",
     "perception": "visuomotor_ros.perception:main",
+    "commander": "visuomotor_ros.commander_node:main",
 }
 
 setup(

@@ -15,6 +15,7 @@ from typing import Any
 
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo
+from std_msgs.msg import String
 
 from visuomotor.errors import ConfigError
 from visuomotor.latency import FrameTrail, LatencyError, LatencyRecorder, LatencySummary
@@ -34,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "end_topic": "/visuomotor/frame_trail",
     "end_type": "FrameTrail",
     "report_topic": "/visuomotor/latency",
+    "rejection_topic": "/visuomotor/rejections",
     "report_period_s": 1.0,
     "drop_horizon_s": 2.0,
     "json_path": "",
@@ -63,12 +65,18 @@ class LatencyMonitorNode(Node):
         if p["source_trail_topic"]:
             self.create_subscription(vm_msg.FrameTrail, p["source_trail_topic"], self._on_source_trail, STATE)
         self.create_subscription(getattr(vm_msg, p["end_type"]), p["end_topic"], self._on_end, STATE)
+        if p["rejection_topic"]:
+            self.create_subscription(String, p["rejection_topic"], self._on_rejection, STATE)
         self._pub = self.create_publisher(vm_msg.LatencyReport, p["report_topic"], STATE)
         self.create_timer(p["report_period_s"], self._report)
         self.get_logger().info(
             f"monitoring {p['source_topic']} → {p['end_topic']} ({p['end_type']}), "
             f"report on {p['report_topic']}"
         )
+
+    def _on_rejection(self, msg: String) -> None:
+        with self._lock:
+            self._recorder.rejected(msg.data or "unspecified")
 
     def _on_source(self, msg: CameraInfo) -> None:
         with self._lock:
