@@ -24,14 +24,12 @@ from visuomotor_ros.qos import SENSOR, STATE
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL = ROOT / "models" / "yolo_cubes.onnx"
+MODEL = ROOT / "models" / "detector_yolov8n.onnx"  # shipped with the repository
 PERCEPTION_FILES = [ROOT / "config" / f for f in ("detector.yaml", "localiser.yaml", "tracker.yaml",
                                                   "perception.yaml")]
 
 
 def _start(launch: Callable[..., NodeProcess], **detector: object) -> tuple[NodeProcess, NodeProcess]:
-    if not MODEL.exists():
-        pytest.skip(f"{MODEL.name} is not built yet (visuomotor train detector)")
     sim = launch("sim", {"seed": 4}, params_files=[ROOT / "config" / "sim.yaml"])
     params = {"detector:model_path": str(MODEL), **{f"detector:{k}": v for k, v in detector.items()}}
     perception = launch("perception", params, params_files=PERCEPTION_FILES)
@@ -90,8 +88,6 @@ def test_tracks_follow_the_ground_truth(probe: GraphProbe, launch: Callable[...,
 
 def test_bad_frames_are_skipped_and_logged(probe: GraphProbe, launch: Callable[..., NodeProcess]) -> None:
     """Wrong encoding, an empty image and colour/depth of different sizes: logged skips, no crash."""
-    if not MODEL.exists():
-        pytest.skip(f"{MODEL.name} is not built yet")
     perception = launch("perception", {"detector:model_path": str(MODEL)}, params_files=PERCEPTION_FILES)
     color = probe.node.create_publisher(Image, "/camera/camera/color/image_raw", SENSOR)
     depth = probe.node.create_publisher(Image, "/camera/camera/aligned_depth_to_color/image_raw", SENSOR)
