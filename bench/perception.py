@@ -233,7 +233,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--model", type=Path, default=ROOT / "models" / "yolo_cubes.onnx")
+    ap.add_argument("--model", type=Path, default=ROOT / "models" / "detector_yolov8n.onnx")
     ap.add_argument("--pt", type=Path, default=None, help="ultralytics weights (default: the model's .pt)")
     ap.add_argument("--no-ros", action="store_true", help="skip the pass through the ROS graph")
     ap.add_argument("--json", type=Path, default=ROOT / "results" / "bench" / "perception.json")
