@@ -11,7 +11,7 @@ Frames: N sim frames at 640×480, rendered at 30 Hz of sim time while the script
 Prints a table and writes JSON (``speedup_vs_ultralytics``, ``non_inference_p99_ms``, ``e2e_p50_ms``,
 ``e2e_p99_ms``, ``frames``, ``provider``, per-stage stats).
 
-Usage: source scripts/env.sh && python bench/perception.py [--frames 300] [--model models/detector_yolov8n.onnx]
+Usage: source scripts/env.sh && python bench/perception.py [--frames 300] [--model MODEL.onnx]
 """
 
 from __future__ import annotations

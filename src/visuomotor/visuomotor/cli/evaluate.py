@@ -1,0 +1,190 @@
+"""Evaluate a model or a run: ``visuomotor eval <what> ...``.
+
+``visuomotor eval detector --model models/detector_yolov8n.onnx --images 500 --json F [--seed S]`` renders
+labelled sim frames from a fresh seed, runs the ONNX detector and writes COCO mAP (faster-coco-eval),
+per-class AP, the provider and per-step timing to JSON. Each frame is detected twice: once at COCO
+evaluation thresholds (score 0.001, 300 detections: the mAP) and once with the runtime parameters of
+``config/detector.yaml`` (the timing and the mAP the pipeline actually gets). ``--dataset DIR``
+evaluates a written split (``images/val`` + ``annotations/val.json``) instead of fresh renders.
+
+Subjects register in ``SUBJECTS`` (name → argument builder, runner); ``eval policy`` or a bag
+evaluation join there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SUBJECTS", "add_arguments", "run"]
+
+_DEFAULT_DETECTOR_PARAMS = Path("config/detector.yaml")
+
+
+def _add_detector_arguments(parser: argparse.ArgumentParser) -> None:
+    from visuomotor.detection.evaluation import EVAL_SEED
+
+    parser.add_argument("--model", type=Path, required=True, help="ONNX detector (YOLO or RT-DETR)")
+    parser.add_argument("--images", type=int, default=500, help="frames to render and evaluate (default 500)")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument(
+        "--seed", type=int, default=EVAL_SEED, help=f"render seed, ≠ the dataset's 0/1 (default {EVAL_SEED})"
+    )
+    parser.add_argument(
+        "--params",
+        type=Path,
+        default=_DEFAULT_DETECTOR_PARAMS,
+        help="runtime detector parameters (ROS params file; default config/detector.yaml, if present)",
+    )
+    parser.add_argument(
+        "--dataset",
+        type=Path,
+        help="evaluate on a written dataset split (images + COCO json) instead of fresh renders",
+    )
+    parser.add_argument("--split", default="val", help="split of --dataset (default val)")
+    parser.add_argument("--providers", nargs="+", help="execution providers, overriding the params file")
+    parser.add_argument("--score-threshold", type=float, default=0.001, help="mAP pass score threshold")
+    parser.add_argument("--max-detections", type=int, default=300, help="mAP pass detections per image")
+    parser.add_argument(
+        "--no-runtime-pass",
+        action="store_true",
+        help="skip the second pass at runtime thresholds (halves time)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _load_params(path: Path, required: bool) -> dict[str, Any]:
+    from visuomotor.errors import ConfigError
+
+    if not path.is_file():
+        if required:
+            raise ConfigError(f"detector params file {path} not found; pass --params config/detector.yaml")
+        return {}
+    import yaml
+
+    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        params = data["detector"]["ros__parameters"]
+    except (KeyError, TypeError) as err:
+        raise ConfigError(f"{path} has no detector: ros__parameters: section") from err
+    return dict(params)
+
+
+def _run_detector(args: argparse.Namespace) -> int:
+    import onnxruntime as ort
+    from tqdm import tqdm
+
+    from visuomotor.detection.detector import DetectorConfig, make_detector
+    from visuomotor.detection.evaluation import dataset_frames, evaluate_detector, render_frames
+    from visuomotor.errors import ConfigError
+
+    if args.images < 1:
+        raise ConfigError(f"--images must be ≥ 1, got {args.images}")
+    params = _load_params(args.params, required=args.params != _DEFAULT_DETECTOR_PARAMS)
+    params |= {"model_path": str(args.model)}
+    if args.providers:
+        params["providers"] = list(args.providers)
+    runtime_config = DetectorConfig.from_flat_dict(params)
+    eval_config = replace(
+        runtime_config, score_threshold=args.score_threshold, max_detections=args.max_detections
+    )
+    start = time.perf_counter()
+    detector = make_detector(eval_config)
+    also = [] if args.no_runtime_pass else [make_detector(runtime_config)]
+    if args.dataset is not None:
+        frames = dataset_frames(args.dataset, args.split, args.images)
+        source = {"dataset": str(args.dataset), "split": args.split}
+    else:
+        frames = render_frames(args.images, args.seed)
+        source = {"rendered": "visuomotor.detection.evaluation.render_frames", "seed": args.seed}
+    with tqdm(total=args.images, unit="frame", disable=args.no_progress, desc="evaluating") as bar:
+        evals = evaluate_detector(detector, frames, bar.update, also)
+    wall = time.perf_counter() - start
+    main = evals[0]
+    timed = evals[-1]  # the runtime pass when there is one
+    report: dict[str, Any] = {
+        "model": str(args.model),
+        "arch": "rtdetr" if type(detector).__name__ == "OnnxRtDetrDetector" else "yolo",
+        "class_names": list(detector.class_names),
+        "input_size": list(detector.input_size),
+        "frames": main.frames,
+        "seed": None if args.dataset is not None else args.seed,
+        "source": source,
+        "provider": main.provider,
+        "onnxruntime": ort.__version__,
+        "intra_op_threads": runtime_config.intra_op_threads,
+        **{k: v for k, v in main.map.to_dict().items() if k in ("map50", "map50_95", "per_class")},
+        "instances": main.map.instances,
+        "eval_thresholds": {
+            "score_threshold": eval_config.score_threshold,
+            "iou_threshold": eval_config.iou_threshold,
+            "max_detections": eval_config.max_detections,
+        },
+        "timing": {**timed.timing, "thresholds": "runtime" if len(evals) > 1 else "eval"},
+        "timing_eval_thresholds": main.timing,
+        "wall_seconds": round(wall, 1),
+        "command": "visuomotor " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    }
+    if len(evals) > 1:
+        report["runtime"] = {
+            "score_threshold": runtime_config.score_threshold,
+            "iou_threshold": runtime_config.iou_threshold,
+            "max_detections": runtime_config.max_detections,
+            **{k: v for k, v in timed.map.to_dict().items() if k in ("map50", "map50_95", "per_class")},
+        }
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    _print_report(report)
+    return 0
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    print(
+        f"{report['model']} ({report['arch']}, {report['provider']}): {report['frames']} frames seed "
+        f"{report['seed']}, {report['instances']} instances"
+    )
+    print(f"  mAP50 {report['map50']:.4f}  mAP50-95 {report['map50_95']:.4f}")
+    for name, c in report["per_class"].items():
+        ap50 = "n/a" if c["ap50"] is None else f"{c['ap50']:.4f}"
+        ap = "n/a" if c["ap50_95"] is None else f"{c['ap50_95']:.4f}"
+        print(f"    {name:<12} AP50 {ap50}  AP50-95 {ap}  ({c['instances']} instances)")
+    if "runtime" in report:
+        rt = report["runtime"]
+        print(f"  at runtime thresholds (score {rt['score_threshold']}): mAP50 {rt['map50']:.4f}")
+    t = report["timing"]
+    print(
+        "  timing ms (p50/p99): "
+        + ", ".join(
+            f"{k} {t[k]['p50_ms']:.2f}/{t[k]['p99_ms']:.2f}" for k in ("pre", "infer", "post", "total")
+        )
+    )
+
+
+#: eval subjects: name → (add its arguments, run it). New subjects (policy, bags) register here.
+SUBJECTS: dict[
+    str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+] = {
+    "detector": (
+        "COCO mAP and timing of an ONNX detector on fresh sim frames",
+        _add_detector_arguments,
+        _run_detector,
+    ),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
+    for name, (help_text, add, _) in SUBJECTS.items():
+        add(sub.add_parser(name, help=help_text, description=help_text))
+
+
+def run(args: argparse.Namespace) -> int:
+    return SUBJECTS[args.what][2](args)
