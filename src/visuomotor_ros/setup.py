@@ -16,6 +16,7 @@ NODES = {
     "detector": "visuomotor_ros.detector_node:main",
     "perception": "visuomotor_ros.perception:main",
     "commander": "visuomotor_ros.commander_node:main",
+    "policy": "visuomotor_ros.policy_node:main",
 }
 
 setup(

@@ -20,6 +20,7 @@ __all__ = ["main"]
 # `add_arguments(parser)` and `run(args) -> int`.
 JOBS: dict[str, tuple[str, str]] = {
     "dataset": ("dataset", "render labelled datasets from the sim"),
+    "demos": ("demos", "record scripted-expert demonstrations in the sim"),
     "train": ("train", "train a model and export it to ONNX under models/"),
     "eval": ("evaluate", "evaluate a model or a run"),
 }

@@ -18,6 +18,9 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
+    from visuomotor.cli import train_act
+
+    train_act.add_arguments(sub.add_parser("act", help="train the ACT policy on recorded demos, export ONNX"))
     det = sub.add_parser("detector", help="train a YOLO or RT-DETR detector on a rendered dataset")
     det.add_argument("--arch", choices=("yolo", "rtdetr"), required=True)
     det.add_argument("--data", type=Path, required=True, help="dataset folder (has dataset.yaml)")
@@ -58,6 +61,10 @@ def _overrides(pairs: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.what == "act":
+        from visuomotor.cli import train_act
+
+        return train_act.run(args)
     from visuomotor.detection.training import TrainConfig, train_detector
 
     config = TrainConfig(

@@ -1,0 +1,220 @@
+"""Configuration of the ACT policy: the network (:class:`ActConfig`) and the runtime (:class:`PolicyConfig`).
+
+Split as in LeRobot's ``configuration_act.py``: a documented, frozen dataclass whose ``__post_init__``
+rejects bad combinations and names the fields. ``ActConfig`` describes the network and its training
+objective (it travels inside the ONNX metadata); ``PolicyConfig`` is what the ``policy`` node reads from
+``config/policy.yaml`` (``policy: ros__parameters: ...``) via :meth:`PolicyConfig.from_flat`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from visuomotor.config import config_from_flat, config_to_flat
+from visuomotor.errors import ConfigError, VisuomotorError
+
+__all__ = [
+    "PROVIDER_FALLBACKS",
+    "TARGET_CLASSES",
+    "ActConfig",
+    "PolicyConfig",
+    "PolicyError",
+]
+
+#: Classes the policy can be told to pick; ``any`` = the cube nearest the TCP.
+TARGET_CLASSES = ("any", "red_cube", "green_cube", "blue_cube")
+PROVIDER_FALLBACKS = ("warn", "error")
+
+
+class PolicyError(VisuomotorError):
+    """The ACT policy cannot run: missing/invalid model, wrong observation shape, non-finite output."""
+
+
+def _positive_int(owner: str, name: str, value: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
+        raise ConfigError(f"{owner}.{name} must be an integer in [1, {hi}], got {value!r}")
+
+
+def _unit(owner: str, name: str, value: float, lo: float, hi: float) -> None:
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise ConfigError(f"{owner}.{name} must be in [{lo}, {hi}], got {value}")
+
+
+@dataclass(frozen=True, slots=True)
+class ActConfig:
+    """Architecture and objective of Action Chunking with Transformers (Zhao et al., RSS 2023).
+
+    The observation is a state vector (no images), split into three encoder tokens — robot state
+    (joints + gripper), target position, bin position — beside the latent token, like LeRobot's
+    ``robot_state``/``env_state`` tokens. The decoder turns ``chunk_size`` learned queries into the chunk.
+
+    Attributes:
+        chunk_size: k, actions predicted per inference (ACT: 100 at 50 Hz = 2 s; here 10 at 10 Hz = 1 s,
+            enough to span the 0.3 s settle + 0.6 s close of a grasp).
+        control_period_s: time between two actions of a chunk, seconds (the demos' control period).
+        d_model: transformer width.
+        n_heads: attention heads; must divide ``d_model``.
+        dim_feedforward: hidden size of the feed-forward blocks (2 × d_model: the model must train in
+            minutes on 2 CPU cores; ACT uses 3200 with ResNet image tokens).
+        n_encoder_layers: transformer encoder layers over the observation tokens.
+        n_decoder_layers: transformer decoder layers (ACT's original code effectively used 1).
+        n_vae_encoder_layers: layers of the CVAE encoder (training only).
+        latent_dim: size of the CVAE latent z (ACT: 32); inference uses z = 0, the prior mean.
+        use_vae: train with the CVAE encoder and KL term; False = plain L1 regression.
+        fk_features: add an encoder token (and skip input) of exact forward-kinematics features —
+            TCP position, target − TCP, bin − TCP — computed in the graph from the observed joints.
+        kl_weight: β of the KL term (ACT: 10).
+        dropout: dropout in every transformer block (ACT: 0.1).
+        temporal_ensembling: average the overlapping chunks at every step (ACT §IV-C) instead of
+            playing ``n_action_steps`` actions from a queue.
+        ensemble_coeff: m in w_i = exp(−m·i), i = 0 the OLDEST prediction (ACT: 0.01); ≥ 0.
+        n_action_steps: actions played from one chunk before the next inference (queue mode).
+    """
+
+    chunk_size: int = 10
+    control_period_s: float = 0.1
+    d_model: int = 128
+    n_heads: int = 4
+    dim_feedforward: int = 256
+    n_encoder_layers: int = 2
+    n_decoder_layers: int = 1
+    n_vae_encoder_layers: int = 1
+    latent_dim: int = 16
+    use_vae: bool = True
+    fk_features: bool = True
+    kl_weight: float = 10.0
+    dropout: float = 0.1
+    temporal_ensembling: bool = True
+    ensemble_coeff: float = 0.01
+    n_action_steps: int = 1
+
+    def __post_init__(self) -> None:
+        owner = "ActConfig"
+        for name, hi in (
+            ("chunk_size", 1000),
+            ("d_model", 4096),
+            ("n_heads", 64),
+            ("dim_feedforward", 16384),
+            ("n_encoder_layers", 32),
+            ("n_decoder_layers", 32),
+            ("n_vae_encoder_layers", 32),
+            ("latent_dim", 1024),
+            ("n_action_steps", 1000),
+        ):
+            _positive_int(owner, name, getattr(self, name), hi)
+        _unit(owner, "control_period_s", self.control_period_s, 1e-3, 10.0)
+        _unit(owner, "dropout", self.dropout, 0.0, 0.9)
+        _unit(owner, "kl_weight", self.kl_weight, 0.0, 1e6)
+        _unit(owner, "ensemble_coeff", self.ensemble_coeff, 0.0, 10.0)
+        if self.d_model % self.n_heads:
+            raise ConfigError(
+                f"ActConfig.d_model ({self.d_model}) must be divisible by ActConfig.n_heads ({self.n_heads})"
+            )
+        if self.n_action_steps > self.chunk_size:
+            raise ConfigError(
+                f"ActConfig.n_action_steps ({self.n_action_steps}) cannot exceed ActConfig.chunk_size "
+                f"({self.chunk_size}): a chunk only holds chunk_size actions"
+            )
+        if self.temporal_ensembling and self.n_action_steps != 1:
+            # LeRobot raises the same: ensembling queries the model every step by construction.
+            raise ConfigError(
+                "ActConfig.temporal_ensembling queries the policy every step, so ActConfig.n_action_steps "
+                f"must be 1, got {self.n_action_steps}; turn ensembling off to play chunks from a queue"
+            )
+
+    @classmethod
+    def from_flat(cls, flat: Mapping[str, Any]) -> ActConfig:
+        """Build from dotted keys (missing keys keep defaults); raises ConfigError naming the key."""
+        return config_from_flat(cls, flat, "act")
+
+    def to_flat(self) -> dict[str, Any]:
+        """The inverse of :meth:`from_flat`."""
+        return config_to_flat(self)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    """Runtime parameters of the policy node (``config/policy.yaml``; keys = fields).
+
+    Chunk size, control period and normalisation come from the ONNX model's metadata; this says how to
+    run it.
+
+    Attributes:
+        model_path: the ACT ONNX file from ``visuomotor train act``.
+        control_rate_hz: actions per second; must match the model's control period (the chunk is a
+            time series at that period — playing it faster or slower changes the motion).
+        temporal_ensembling: average overlapping chunks every step (smooth; one inference per step).
+        ensemble_coeff: m in w_i = exp(−m·i), i = 0 the oldest prediction.
+        n_action_steps: without ensembling, actions played from one chunk before the next inference.
+            Use ≥ 3: the observation carries no velocity, so the speed of a motion lives in the chunk;
+            replanning every tick from the first action alone stalls (measured: 1 → 0 %, 2 → 8 %,
+            3 → 100 % success; ensembling → 100 %).
+        target_class: which cube to pick: ``red_cube``, ``green_cube``, ``blue_cube`` or ``any`` (the
+            confirmed cube track nearest the TCP).
+        target_track_id: pick this track id (≥ 0) regardless of class; −1 = select by ``target_class``.
+        bin_class: detector class of the bin.
+        providers: ONNX Runtime providers, best first (``cpu``, ``cuda`` or full names); the model is tiny,
+            CPU is the default.
+        provider_fallback: ``warn`` or ``error`` when the provider in use is not the first one asked for.
+        intra_op_threads: ONNX Runtime threads per operator (the ≤ 2 ms/chunk budget is for 2).
+    """
+
+    model_path: str = "models/act_pick.onnx"
+    control_rate_hz: float = 10.0
+    temporal_ensembling: bool = True
+    ensemble_coeff: float = 0.01
+    n_action_steps: int = 1
+    target_class: str = "any"
+    target_track_id: int = -1
+    bin_class: str = "bin"
+    providers: tuple[str, ...] = ("cpu",)
+    provider_fallback: str = "warn"
+    intra_op_threads: int = 2
+
+    def __post_init__(self) -> None:
+        owner = "policy"
+        if not isinstance(self.model_path, str) or not self.model_path:
+            raise ConfigError(f"{owner}.model_path must be a non-empty path, got {self.model_path!r}")
+        _unit(owner, "control_rate_hz", self.control_rate_hz, 0.1, 1000.0)
+        _unit(owner, "ensemble_coeff", self.ensemble_coeff, 0.0, 10.0)
+        _positive_int(owner, "n_action_steps", self.n_action_steps, 1000)
+        _positive_int(owner, "intra_op_threads", self.intra_op_threads, 256)
+        if self.temporal_ensembling and self.n_action_steps != 1:
+            raise ConfigError(
+                f"{owner}.temporal_ensembling needs {owner}.n_action_steps = 1 (one inference per step), "
+                f"got {self.n_action_steps}"
+            )
+        if self.target_class not in TARGET_CLASSES:
+            raise ConfigError(
+                f"{owner}.target_class must be one of {TARGET_CLASSES}, got {self.target_class!r}"
+            )
+        if isinstance(self.target_track_id, bool) or self.target_track_id < -1:
+            raise ConfigError(
+                f"{owner}.target_track_id must be ≥ 0 or −1 (by class), got {self.target_track_id}"
+            )
+        if not self.bin_class:
+            raise ConfigError(f"{owner}.bin_class must be a class name, got {self.bin_class!r}")
+        if not self.providers:
+            raise ConfigError(f"{owner}.providers must list at least one execution provider")
+        if self.provider_fallback not in PROVIDER_FALLBACKS:
+            raise ConfigError(
+                f"{owner}.provider_fallback must be one of {PROVIDER_FALLBACKS}, "
+                f"got {self.provider_fallback!r}"
+            )
+
+    @property
+    def control_period_s(self) -> float:
+        """1 / control_rate_hz, seconds."""
+        return 1.0 / self.control_rate_hz
+
+    @classmethod
+    def from_flat(cls, flat: Mapping[str, Any]) -> PolicyConfig:
+        """Build from ROS-style dotted keys (missing keys keep defaults); ConfigError names a bad key."""
+        return config_from_flat(cls, flat, "policy")
+
+    def to_flat(self) -> dict[str, Any]:
+        """The inverse of :meth:`from_flat` (tuples as lists)."""
+        return config_to_flat(self)

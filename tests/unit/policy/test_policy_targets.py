@@ -1,0 +1,49 @@
+"""TargetSelector: class/track-id selection, nearest cube, stickiness through LOST, the bin."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from visuomotor.interfaces import Track, TrackState
+from visuomotor.policy import PolicyConfig
+from visuomotor.policy.targets import TargetSelector
+
+
+def _track(tid: int, cls: str, p: tuple[float, float, float], state=TrackState.CONFIRMED, hits=5) -> Track:
+    return Track(tid, 0, cls, p, (0.0, 0.0, 0.0), state, 10, hits, 0, 0.9, "base_link")
+
+
+TRACKS = [
+    _track(1, "red_cube", (0.8, 0.3, 0.025)),
+    _track(2, "green_cube", (0.45, 0.0, 0.025)),
+    _track(3, "blue_cube", (0.5, 0.1, 0.025), state=TrackState.TENTATIVE),
+    _track(4, "bin", (0.55, -0.45, 0.05), hits=50),
+    _track(5, "bin", (0.9, -0.45, 0.05), state=TrackState.TENTATIVE, hits=1),
+]
+TCP = np.array([0.5, 0.1, 0.4])
+
+
+def test_any_picks_the_nearest_confirmed_cube_and_the_best_bin() -> None:
+    sel = TargetSelector(PolicyConfig())
+    target, bin_track = sel.update(TRACKS, TCP)
+    assert target is not None and target.track_id == 2  # blue is nearer but only tentative
+    assert bin_track is not None and bin_track.track_id == 4
+
+
+def test_class_and_track_id_selection() -> None:
+    assert TargetSelector(PolicyConfig(target_class="red_cube")).update(TRACKS, TCP)[0].track_id == 1
+    assert TargetSelector(PolicyConfig(target_track_id=3)).update(TRACKS, TCP)[0].track_id == 3
+    assert TargetSelector(PolicyConfig(target_track_id=9)).update(TRACKS, TCP)[0] is None
+
+
+def test_target_sticks_while_its_track_lives_and_reset_forgets_it() -> None:
+    sel = TargetSelector(PolicyConfig())
+    assert sel.update(TRACKS, TCP)[0].track_id == 2
+    lost = [*TRACKS[:1], _track(2, "green_cube", (0.46, 0.0, 0.2), state=TrackState.LOST), *TRACKS[2:]]
+    target, _ = sel.update(lost, np.array([0.8, 0.3, 0.4]))  # now nearer to red: still green
+    assert target is not None and target.track_id == 2 and target.position_m[2] == 0.2
+    gone = [t for t in TRACKS if t.track_id != 2]
+    assert sel.update(gone, TCP)[0].track_id == 1  # track deleted: choose again
+    sel.reset()
+    assert sel.target_id is None
+    assert sel.update([], TCP) == (None, None)
