@@ -60,6 +60,7 @@ class DetectorNode(LifecycleNode):
         self._last_error = ""
         self.frames = 0
         self.skipped = 0
+        self._skip_logged: dict[str, float] = {}
         self._pub = self.create_lifecycle_publisher(Detection2DArray, self._p["topics.detections"], STATE)
         self.create_subscription(
             Image, self._p["topics.color"], self._on_image, sensor_qos(int(self._p["image_queue_depth"]))
@@ -102,6 +103,13 @@ class DetectorNode(LifecycleNode):
         self._detector = None  # frees the ONNX Runtime session
         return TransitionCallbackReturn.SUCCESS
 
+    def _log_skip(self, why: str) -> None:
+        # Throttled per distinct reason, so one bad stream cannot hide another kind of bad frame.
+        now = time.monotonic()
+        if now - self._skip_logged.get(why, -1e9) >= 2.0:
+            self._skip_logged[why] = now
+            self.get_logger().warning(f"skipping a frame: {why}")
+
     def _on_image(self, msg: Image) -> None:
         detector = self._detector
         if not self._active.is_set() or detector is None:
@@ -111,7 +119,7 @@ class DetectorNode(LifecycleNode):
             result = detector.detect(image_to_numpy(msg), msg.encoding)
         except VisuomotorError as err:
             self.skipped += 1
-            self.get_logger().warning(f"skipping a frame: {err}", throttle_duration_sec=2.0)
+            self._log_skip(str(err))
             return
         trail = detection_trail(stamp_to_ns(msg.header.stamp), start, time.monotonic_ns(), result.pre_ns,
                                 result.infer_ns)
