@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         result = "interrupted"
     finally:
         for proc in reversed(procs):  # the monitor writes its JSON on SIGINT
-            proc.stop()
+            proc.stop(timeout_s=20.0)
         executor.shutdown()
         spinner.join(5)
     with observer.lock:

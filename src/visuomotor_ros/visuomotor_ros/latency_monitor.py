@@ -136,6 +136,9 @@ class LatencyMonitorNode(Node):
     def _report(self) -> None:
         summary = self.summary()
         self._pub.publish(summary_to_report(summary, self.get_clock().now().nanoseconds))
+        if self._params["json_path"]:
+            # Kept current every report, so a process killed before its shutdown still leaves the numbers.
+            summary.write_json(Path(self._params["json_path"]))
 
     def close(self) -> None:
         """Write the JSON report and print the table (called once on shutdown)."""

@@ -32,7 +32,9 @@ def run_node(
         try:
             executor.spin()
         finally:
-            executor.shutdown()
+            # Final reports (JSON, tables) first: a slow executor shutdown must not lose them.
+            _close(node)
+            executor.shutdown(timeout_sec=5.0)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except VisuomotorError as err:
@@ -41,9 +43,17 @@ def run_node(
         code = 2
     finally:
         if node is not None:
-            close = getattr(node, "close", None)
-            if callable(close):
-                close()
+            _close(node)
             node.destroy_node()
         rclpy.try_shutdown()
     return code
+
+
+def _close(node: Node) -> None:
+    """Call the node's ``close()`` once (final reports, threads of its own)."""
+    if getattr(node, "_visuomotor_closed", False):
+        return
+    node._visuomotor_closed = True  # type: ignore[attr-defined]
+    close = getattr(node, "close", None)
+    if callable(close):
+        close()
