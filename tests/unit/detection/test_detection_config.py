@@ -41,7 +41,7 @@ def test_from_flat_dict_coerces_ros_types() -> None:
         ({"intra_op_threads": True}, "intra_op_threads must be an integer"),
         ({"arch": "ssd"}, r"arch must be one of \['auto', 'yolo', 'rtdetr'\]"),
         ({"graph_optimization": "max"}, "graph_optimization must be one of"),
-        ({"providers": "cuda"}, "providers must be a list of strings"),
+        ({"providers": "cuda"}, "providers must be a list"),
         ({"class_names": ["a", "a"]}, "class_names has duplicates"),
         ({"class_agnostic_nms": "yes"}, "class_agnostic_nms must be true or false"),
         ({"model_path": ""}, "model_path must be a non-empty path"),

@@ -8,15 +8,14 @@ a ``FrameTrail`` (a trail is a chain of whole stages).
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from visuomotor.config import config_from_flat, config_to_flat
 from visuomotor.errors import ConfigError, VisuomotorError
 from visuomotor.interfaces import Detection
 
@@ -149,56 +148,17 @@ class DetectorConfig:
         Raises:
             ConfigError: an unknown key, a wrong type or a value out of range; the message names the key.
         """
-        if not isinstance(d, Mapping):
-            raise ConfigError(
-                f"detector parameters must be a mapping of name → value, got {type(d).__name__}"
-            )
-        hints = typing.get_type_hints(cls)
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(str(k) for k in d if k not in names)
-        if unknown:
-            raise ConfigError(
-                f"unknown detector parameter(s) {', '.join(unknown)}; known keys: {', '.join(names)}"
-            )
-        return cls(**{k: _coerce(f"detector: {k}", v, hints[k]) for k, v in d.items()})
+        return config_from_flat(cls, d, "detector")
 
     def to_flat_dict(self) -> dict[str, Any]:
         """The inverse of :meth:`from_flat_dict` (tuples as lists, ROS-parameter friendly)."""
-        return {
-            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
-            for f in dataclasses.fields(self)
-        }
+        return config_to_flat(self)
 
 
 def _choice(key: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(f"detector: {key} must be one of {list(allowed)}, got {value!r}")
 
-
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    if typing.get_origin(hint) is tuple:
-        if isinstance(value, str) or not isinstance(value, list | tuple):
-            raise ConfigError(f"{key} must be a list of strings, got {value!r}")
-        if any(not isinstance(v, str) for v in value):
-            raise ConfigError(f"{key} must be a list of strings, got {value!r}")
-        return tuple(value)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ConfigError(f"{key} must be a finite number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key} must be a string, got {value!r}")
-        return value
-    raise ConfigError(f"{key}: unsupported field type {hint!r}")  # a programming error, named anyway
 
 
 @dataclass(frozen=True, slots=True)

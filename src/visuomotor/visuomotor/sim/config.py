@@ -9,12 +9,11 @@ All positions are in ``base_link`` (the MuJoCo world frame), in metres.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from visuomotor.config import config_from_flat, config_to_flat
 from visuomotor.errors import ConfigError
 from visuomotor.kinematics import UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES
 
@@ -235,88 +234,8 @@ class SimConfig:
             ConfigError: an unknown key, a value of the wrong type or shape, or a value out of range;
                 the message names the dotted key.
         """
-        return _build(cls, _dotted(d, prefix=""), prefix="")
+        return config_from_flat(cls, d, "sim")
 
     def to_flat_dict(self) -> dict[str, Any]:
         """The inverse of :meth:`from_flat_dict`: dotted keys, tuples as lists (ROS-parameter friendly)."""
-        return _flatten(self, prefix="")
-
-
-def _dotted(tree: dict[str, Any], prefix: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if not isinstance(key, str):
-            raise ConfigError(f"sim parameter names must be strings, got {prefix}{key!r}")
-        if isinstance(value, dict):
-            out.update(_dotted(value, f"{prefix}{key}."))
-        else:
-            out[prefix + key] = value
-    return out
-
-
-def _build(cls: type, flat: dict[str, Any], prefix: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    nested = {n for n in names if dataclasses.is_dataclass(hints[n])}
-    for key in flat:
-        head = key.split(".", 1)[0]
-        if head not in names or (head in nested) != ("." in key):
-            known = sorted(_flatten(cls(), prefix))
-            raise ConfigError(f"unknown sim parameter {prefix + key!r}; known keys: {', '.join(known)}")
-    kwargs: dict[str, Any] = {}
-    for name in names:
-        if name in nested:
-            sub = {k.split(".", 1)[1]: v for k, v in flat.items() if k.split(".", 1)[0] == name}
-            kwargs[name] = _build(hints[name], sub, prefix + name + ".")
-        elif name in flat:
-            kwargs[name] = _coerce(prefix + name, flat[name], hints[name])
-    try:
-        return cls(**kwargs)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"invalid sim parameters under {prefix or 'the root'!r}: {err}") from err
-
-
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        args = typing.get_args(hint)
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{key} must be a list of numbers, got {value!r}")
-        n = len(args) if Ellipsis not in args else len(value)
-        if len(value) != n:
-            raise ConfigError(f"{key} must have {n} numbers, got {len(value)}: {list(value)}")
-        return tuple(_coerce(f"{key}[{i}]", v, args[0]) for i, v in enumerate(value))
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key} must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise ConfigError(f"{key} must be finite, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key} must be a string, got {value!r}")
-        return value
-    raise ConfigError(f"{key}: unsupported field type {hint!r}")  # a programming error, named anyway
-
-
-def _flatten(obj: Any, prefix: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if dataclasses.is_dataclass(value):
-            out.update(_flatten(value, prefix + f.name + "."))
-        elif isinstance(value, tuple):
-            out[prefix + f.name] = list(value)
-        else:
-            out[prefix + f.name] = value
-    return out
+        return config_to_flat(self)
