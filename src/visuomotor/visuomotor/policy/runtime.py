@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from visuomotor.detection.detector import DetectorError
+from visuomotor.detection.providers import expand_provider_names
 from visuomotor.policy.configuration import PROVIDER_FALLBACKS, PolicyConfig, PolicyError
 from visuomotor.policy.ensembling import TemporalEnsembler
 from visuomotor.policy.observation import ACTION_DIM, OBS_DIM, NormStats
@@ -35,28 +37,15 @@ OUTPUT_NAME = "actions"
 #: ``metadata_props["format"]`` of models exported by ``visuomotor train act``.
 METADATA_FORMAT = "visuomotor-act-v1"
 
-_SHORT = {
-    "cpu": "CPUExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
-    "tensorrt": "TensorrtExecutionProvider",
-}
 _CPU = "CPUExecutionProvider"
 
 
 def _provider_names(requested: Sequence[str]) -> list[str]:
-    known = ort.get_all_providers()
-    lower = {n.lower(): n for n in known}
-    names = []
-    for raw in requested:
-        name = _SHORT.get(raw.lower()) or lower.get(raw.lower())
-        if name is None:
-            raise PolicyError(
-                f"unknown execution provider {raw!r} in policy providers; use cpu, cuda, tensorrt or a full "
-                f"ONNX Runtime name ({', '.join(known)})"
-            )
-        if name not in names:
-            names.append(name)
-    return names
+    """The detector's provider-name expansion (one mapping for both models), errors as PolicyError."""
+    try:
+        return expand_provider_names(requested, ort.get_available_providers())
+    except DetectorError as err:
+        raise PolicyError(f"policy providers: {err}") from err
 
 
 class ActOnnxPolicy:
