@@ -99,27 +99,34 @@ def test_bad_frames_are_skipped_and_logged(probe: GraphProbe, launch: Callable[.
     rgb = np.full((480, 640, 3), 90, np.uint8)
     stamp = [1_000_000_000]
 
-    def publish_all() -> None:
-        # Discovery does not mean matched: publish the whole set again until the process has seen it.
-        stamp[0] += 33_000_000
-        frame = "camera_color_optical_frame"
-        color.publish(Image(height=4, width=4, encoding="yuv422", step=8, data=bytes(32)))
-        color.publish(Image(height=0, width=0, encoding="rgb8", step=0, data=b""))
+    frame = "camera_color_optical_frame"
+    bad = {
+        "yuv422": Image(height=4, width=4, encoding="yuv422", step=8, data=bytes(32)),
+        "empty image": Image(height=0, width=0, encoding="rgb8", step=0, data=b""),
+    }
+
+    def publish_good() -> None:
         # A good colour frame, then a depth frame of another size and camera_info for the same stamp.
+        stamp[0] += 33_000_000
         color.publish(numpy_to_image(rgb, "rgb8", stamp[0], frame))
         depth.publish(numpy_to_image(np.full((240, 320), 800, np.uint16), "16UC1", stamp[0], frame))
         info.publish(intrinsics_to_camera_info(CameraIntrinsics.from_fovy(640, 480, 1.0), stamp[0], frame))
 
-    def logged(*needles: str) -> Callable[[], bool]:
+    def logged_after(publish: Callable[[], None], needle: str) -> Callable[[], bool]:
+        # Discovery does not mean matched, and the image queue keeps only the newest frame: publish the
+        # same input again, alone, until the process has logged it.
         def check() -> bool:
-            publish_all()
-            return all(n in perception.output() for n in needles)
+            publish()
+            return needle in perception.output()
 
         return check
 
-    wait_until(logged("yuv422", "empty image"), 30, "logged skips of the bad images", period_s=0.2)
+    for needle, msg in bad.items():
+        wait_until(logged_after(lambda m=msg: color.publish(m), needle), 30, f"a logged skip of {needle!r}",
+                   period_s=0.2)
+    wait_until(logged_after(publish_good, "align depth to colour"), 30, "the size mismatch logged",
+               period_s=0.2)
     wait_until(lambda: len(dets) >= 1, 20, "detections of the good frames")
-    wait_until(logged("align depth to colour"), 30, "the size mismatch logged", period_s=0.2)
     assert perception.alive()
 
 
