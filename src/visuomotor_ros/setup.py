@@ -17,6 +17,8 @@ NODES = {
     "perception": "visuomotor_ros.perception:main",
     "commander": "visuomotor_ros.commander_node:main",
     "policy": "visuomotor_ros.policy_node:main",
+    "recorder": "visuomotor_ros.recorder_node:main",
+    "replay": "visuomotor_ros.replay_node:main",
 }
 
 setup(

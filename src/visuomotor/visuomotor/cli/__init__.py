@@ -22,7 +22,11 @@ JOBS: dict[str, tuple[str, str]] = {
     "dataset": ("dataset", "render labelled datasets from the sim"),
     "demos": ("demos", "record scripted-expert demonstrations in the sim"),
     "train": ("train", "train a model and export it to ONNX under models/"),
-    "eval": ("evaluate", "evaluate a model or a run"),
+    "eval": ("evaluate", "evaluate a model, a policy or a recorded bag"),
+    "demo": ("demo", "run the closed-loop sim demo (needs the built ROS workspace)"),
+    "record": ("record", "record chosen topics of a running graph to a rosbag2 MCAP bag"),
+    "replay": ("replay", "replay a bag: offline through the core pipeline, or into the ROS graph"),
+    "calibrate": ("calibrate", "hand-eye calibration of the camera extrinsics"),
 }
 
 
@@ -44,6 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0] not in jobs:
         parser.parse_args(argv or ["--help"])
         return 2
+    if argv[0] == "eval" and len(argv) > 1 and not argv[1].startswith("-"):
+        from visuomotor.cli.evaluate import SUBJECTS
+
+        if argv[1] not in SUBJECTS:  # `visuomotor eval BAG ...` is short for `visuomotor eval bag BAG ...`
+            argv.insert(1, "bag")
     module = importlib.import_module(f"visuomotor.cli.{jobs[argv[0]][0]}")
     job_parser = argparse.ArgumentParser(prog=f"visuomotor {argv[0]}", description=module.__doc__)
     module.add_arguments(job_parser)

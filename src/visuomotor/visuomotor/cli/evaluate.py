@@ -168,7 +168,19 @@ def _print_report(report: dict[str, Any]) -> None:
     )
 
 
-#: eval subjects: name → (add its arguments, run it). New subjects (policy, bags) register here.
+def _add_bag_arguments(parser: argparse.ArgumentParser) -> None:
+    from visuomotor.cli import evaluate_bag
+
+    evaluate_bag.add_arguments(parser)
+
+
+def _run_bag(args: argparse.Namespace) -> int:
+    from visuomotor.cli import evaluate_bag
+
+    return evaluate_bag.run(args)
+
+
+#: eval subjects: name → (add its arguments, run it). New subjects register here.
 SUBJECTS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 ] = {
@@ -176,6 +188,11 @@ SUBJECTS: dict[
         "COCO mAP and timing of an ONNX detector on fresh sim frames",
         _add_detector_arguments,
         _run_detector,
+    ),
+    "bag": (
+        "replay a bag offline and write the evaluation report (`visuomotor eval BAG` for short)",
+        _add_bag_arguments,
+        _run_bag,
     ),
 }
 
