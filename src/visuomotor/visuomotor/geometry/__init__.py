@@ -4,6 +4,7 @@ Frames follow REP-103: the camera optical frame has x right, y down, z forward (
 ``T_parent_child`` with p_parent = R·p_child + t; the localiser outputs object centres in ``base_link``.
 """
 
+from visuomotor.geometry.box_fit import fit_resting_box
 from visuomotor.geometry.deproject import deproject_image, deproject_pixel, depth_to_metres
 from visuomotor.geometry.extrinsics import Extrinsics, extrinsics_from_dict, load_extrinsics
 from visuomotor.geometry.intrinsics import CameraIntrinsics
@@ -27,6 +28,7 @@ __all__ = [
     "deproject_pixel",
     "depth_to_metres",
     "extrinsics_from_dict",
+    "fit_resting_box",
     "inner_box_slices",
     "load_extrinsics",
     "robust_box_depth",

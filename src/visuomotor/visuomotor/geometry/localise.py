@@ -22,6 +22,7 @@ import numpy as np
 
 from visuomotor.config import config_from_flat, config_to_flat
 from visuomotor.errors import CameraError, ConfigError, InvalidDepthError
+from visuomotor.geometry.box_fit import fit_resting_box
 from visuomotor.geometry.extrinsics import Extrinsics
 from visuomotor.geometry.intrinsics import CameraIntrinsics
 from visuomotor.interfaces import Detection, Object3D
@@ -51,6 +52,11 @@ class LocaliserConfig:
         class_sizes_m: size of each of ``class_names`` along the viewing ray (cube edge), metres; the
             visible-face point is moved half of it further from the camera. 0 = no correction.
         default_size_m: size for classes not in ``class_names``, metres.
+        box_fit_class_names: classes localised by :func:`~visuomotor.geometry.fit_resting_box` instead of
+            depth (known boxes standing upright on the table, edges along the target frame's axes).
+        box_fit_extents_m: their sizes, 3 numbers (x, y, z extent, metres) per class, flattened.
+        support_plane_z_m: height of the table plane in ``target_frame`` (table top: 0): box-fit objects
+            stand on it, and no sized object's centre is put below it by half its size.
         target_frame: frame of the output positions; must equal the extrinsics' parent frame.
     """
 
@@ -63,6 +69,10 @@ class LocaliserConfig:
     # where a cube is dropped, and an open box has no face whose half-size would lead to its centre.
     class_sizes_m: tuple[float, ...] = (0.05, 0.05, 0.05, 0.0)
     default_size_m: float = 0.0
+    # The policy observes the bin's box centre; depth alone would give its floor (see box_fit).
+    box_fit_class_names: tuple[str, ...] = ("bin",)
+    box_fit_extents_m: tuple[float, ...] = (0.3, 0.3, 0.1)
+    support_plane_z_m: float = 0.0
     target_frame: str = "base_link"
 
     def __post_init__(self) -> None:
@@ -99,6 +109,17 @@ class LocaliserConfig:
             if not (math.isfinite(size) and 0.0 <= size <= 2.0):
                 key = "default_size_m" if name == "default" else f"class_sizes_m (for {name!r})"
                 raise ConfigError(f"localiser: {key} must be in [0, 2] m, got {size}")
+        if len(self.box_fit_extents_m) != 3 * len(self.box_fit_class_names):
+            raise ConfigError(
+                f"localiser: box_fit_extents_m needs 3 sizes (x, y, z) per entry of box_fit_class_names, got "
+                f"{len(self.box_fit_extents_m)} numbers for {len(self.box_fit_class_names)} names"
+            )
+        if any(not (math.isfinite(e) and 0.0 < e <= 5.0) for e in self.box_fit_extents_m):
+            raise ConfigError(
+                f"localiser: box_fit_extents_m must be in (0, 5] m, got {list(self.box_fit_extents_m)}"
+            )
+        if not math.isfinite(self.support_plane_z_m):
+            raise ConfigError(f"localiser: support_plane_z_m must be finite, got {self.support_plane_z_m}")
         if not isinstance(self.target_frame, str) or not self.target_frame:
             raise ConfigError(
                 f"localiser: target_frame must be a non-empty frame name, got {self.target_frame!r}"
@@ -245,6 +266,8 @@ class Localiser:
         self._R = np.ascontiguousarray(extrinsics.rotation)
         self._t = extrinsics.translation_m.copy()
         self._half_size = {n: s / 2.0 for n, s in zip(config.class_names, config.class_sizes_m, strict=True)}
+        extents = np.asarray(config.box_fit_extents_m, dtype=np.float64).reshape(-1, 3)
+        self._box_fit = dict(zip(config.box_fit_class_names, extents, strict=True))
 
     @property
     def camera_frame(self) -> str:
@@ -307,6 +330,16 @@ class Localiser:
         # The face is nearer the camera than the centre: continue along the unit viewing ray.
         p_cam = p_face + p_face * (half / np.linalg.norm(p_face, axis=1))[:, None]
         p_target = p_cam @ self._R.T + self._t
+        # A solid object cannot sink into its support: a centre lower than half its size above the plane
+        # comes from table pixels in a partly occluded box (fingers around a cube), so lift it there.
+        sized = half > 0
+        p_target[sized, 2] = np.maximum(p_target[sized, 2], cfg.support_plane_z_m + half[sized])
+        for i, det in enumerate(kept):
+            extent = self._box_fit.get(det.class_name)
+            if extent is not None:
+                p_target[i] = fit_resting_box(
+                    det.box_px, extent, cfg.support_plane_z_m, K, self.extrinsics.matrix, p_target[i, :2]
+                )
         objects = tuple(
             Object3D(det, (float(p[0]), float(p[1]), float(p[2])), cfg.target_frame, float(d))
             for det, p, d in zip(kept, p_target, depths, strict=True)
