@@ -43,7 +43,7 @@ def test_accepted_chunk_round_trips_through_fk_and_respects_velocity_limits() ->
     poses = line_chunk()
     cmd = plan(c, poses)
     assert cmd.kind == TRAJECTORY and cmd.accepted and cmd.publish and cmd.reason == ""
-    assert cmd.gripper == 0.3 and cmd.positions.shape == (10, 6)
+    assert cmd.gripper == 0.0 and cmd.positions.shape == (10, 6)  # 0.3 < 0.5: open
     T = KIN.forward_batch(cmd.positions)
     assert np.abs(T[:, :3, 3] - poses[:, :3, 3]).max() < 1e-6
     assert np.abs(T[:, :3, :3] - poses[:, :3, :3]).max() < 1e-6
@@ -275,3 +275,12 @@ def test_hold_while_moving_is_a_braking_stop_within_the_acceleration_limits() ->
     np.testing.assert_array_equal(cmd.positions[0], near)
     assert cmd.times_s[0] == cfg.hold_time_s
     assert c.guard.rejections == {"stale_perception": 2}  # the braking probe is not a rejection
+
+
+def test_gripper_command_is_binary_at_the_threshold() -> None:
+    c = commander()
+    poses = line_chunk()
+    for value, expected in ((0.49, 0.0), (0.5, 1.0), (0.93, 1.0), (-0.2, 0.0), (1.4, 1.0)):
+        cmd = c.plan(poses, np.full(len(poses), value), STEP_S, Q_HOME, now_ns=NOW,
+                     perception_stamp_ns=NOW, joints_stamp_ns=NOW)
+        assert cmd.accepted and cmd.gripper == expected, (value, cmd.gripper)

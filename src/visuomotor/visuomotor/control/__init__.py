@@ -16,6 +16,7 @@ from visuomotor.control.commander import (
     JointCommand,
 )
 from visuomotor.control.config import UR10E_MAX_JOINT_SPEED_RAD_S, SafetyConfig
+from visuomotor.control.monitor import StateMonitor, StateViolation
 from visuomotor.control.safety import SafetyGuard
 from visuomotor.control.streaming import StreamingCommander
 from visuomotor.control.violations import (
@@ -54,6 +55,8 @@ __all__ = [
     "SafetyGuard",
     "StaleJointStates",
     "StalePerception",
+    "StateMonitor",
+    "StateViolation",
     "StreamingCommander",
     "TablePlaneViolation",
     "WorkspaceViolation",

@@ -48,6 +48,9 @@ TRAJECTORY = "trajectory"
 TARGET = "target"
 HOLD = "hold"
 
+#: A chunk's gripper value at or above this closes the gripper, below it opens (the policy's
+#: ``gripper_command`` threshold, repeated here so the control core does not import the policy).
+GRIPPER_CLOSE_AT = 0.5
 #: Rounds of per-segment stretching before time scaling gives up (each round fixes the worst segments).
 _TIME_SCALE_ROUNDS = 12
 #: Margin so a stretched chunk lands just inside the limits, not on them (rounding).
@@ -72,8 +75,9 @@ class JointCommand:
         positions: (N, 6) joint positions, radians (a hold: the current joints, or where a braking stop
             ends; see ``Commander.hold``).
         velocities: (N, 6) joint velocities, rad/s (zero at a trajectory's last point and for a hold).
-        gripper: closure to command, 0 open … 1 closed (the chunk's first step, clipped to [0, 1] as the
-            gripper saturates anyway); None = leave the gripper as it is (every hold: never drop a cube).
+        gripper: closure to command, 0 open or 1 closed: the chunk's first step thresholded at
+            ``GRIPPER_CLOSE_AT`` (a regressed 0.4 must not half-close on a cube); None = leave the gripper
+            as it is (every hold: never drop a cube).
         publish: False in ``dry_run`` (compute + log only) and for a hold with no points.
         reason_code: rejection code (``REJECTION_REASONS``), "" when accepted.
         reason: the rejection message (names limit, joint/axis, value and fix), "" when accepted.
@@ -235,7 +239,7 @@ class Commander:
             readonly(times),
             readonly(positions),
             readonly(velocities),
-            float(np.clip(grip[0], 0.0, 1.0)),
+            1.0 if grip[0] >= GRIPPER_CLOSE_AT else 0.0,
             publish=not self._config.dry_run,
             time_scale=scale,
         )
