@@ -17,7 +17,7 @@ from visuomotor.config import config_from_flat, config_to_flat
 from visuomotor.errors import ConfigError
 from visuomotor.kinematics import UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES
 
-__all__ = ["CameraConfig", "DepthNoiseConfig", "SceneConfig", "SimConfig"]
+__all__ = ["CalibrationMarkerConfig", "CameraConfig", "DepthNoiseConfig", "SceneConfig", "SimConfig"]
 
 #: Modes the ROS node understands: ``realtime`` paces physics to the wall clock, ``lockstep`` steps
 #: the physics a fixed amount per published frame regardless of wall time (deterministic runs).
@@ -190,6 +190,43 @@ class SceneConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CalibrationMarkerConfig:
+    """An optional checkerboard on the flange, for hand-eye calibration (``visuomotor.calibration``).
+
+    A white plate with a printed checkerboard, perpendicular to the flange z axis and facing away from
+    the flange, just beyond the gripper fingers (``visuomotor.sim.scene.T_FLANGE_MARKER``). It is visual
+    only and massless, so the physics is the same with and without it; off, the model has no trace of it.
+
+    Attributes:
+        enabled: build the board into the model.
+        squares_x, squares_y: squares along the marker x / y axes; their sum must be odd, so that the
+            pattern is not symmetric under a half turn and the corner order is unambiguous.
+        square_size_m: edge of one square, metres.
+    """
+
+    enabled: bool = False
+    squares_x: int = 8
+    squares_y: int = 7
+    square_size_m: float = 0.04
+
+    def __post_init__(self) -> None:
+        for key in ("squares_x", "squares_y"):
+            value = getattr(self, key)
+            if not 3 <= value <= 20:
+                raise ConfigError(f"calibration_marker.{key} must be in [3, 20], got {value}")
+        if (self.squares_x + self.squares_y) % 2 == 0:
+            raise ConfigError(
+                f"calibration_marker.squares_x + squares_y must be odd (got {self.squares_x} + "
+                f"{self.squares_y}): an even sum makes the board symmetric under a half turn; add or "
+                "remove one row of squares"
+            )
+        if not (math.isfinite(self.square_size_m) and 0.005 <= self.square_size_m <= 0.1):
+            raise ConfigError(
+                f"calibration_marker.square_size_m must be in [0.005, 0.1] m, got {self.square_size_m}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class SimConfig:
     """Everything the simulator needs; the defaults are the ones in ``config/sim.yaml``.
 
@@ -202,6 +239,9 @@ class SimConfig:
         camera: the RGB-D camera.
         depth_noise: the depth-noise model.
         scene: table contents and the arm's home pose.
+        calibration_marker: an optional checkerboard on the flange (off by default). While it is off its
+            keys are left out of :meth:`to_flat_dict`, so ``config/sim.yaml`` and the sim node's ROS
+            parameters are exactly those of a scene without it.
     """
 
     timestep_s: float = 0.002
@@ -211,6 +251,7 @@ class SimConfig:
     camera: CameraConfig = field(default_factory=CameraConfig)
     depth_noise: DepthNoiseConfig = field(default_factory=DepthNoiseConfig)
     scene: SceneConfig = field(default_factory=SceneConfig)
+    calibration_marker: CalibrationMarkerConfig = field(default_factory=CalibrationMarkerConfig)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.timestep_s) and 1e-4 <= self.timestep_s <= 0.005):
@@ -237,5 +278,11 @@ class SimConfig:
         return config_from_flat(cls, d, "sim")
 
     def to_flat_dict(self) -> dict[str, Any]:
-        """The inverse of :meth:`from_flat_dict`: dotted keys, tuples as lists (ROS-parameter friendly)."""
-        return config_to_flat(self)
+        """The inverse of :meth:`from_flat_dict`: dotted keys, tuples as lists (ROS-parameter friendly).
+
+        The ``calibration_marker.*`` keys appear only when the marker is enabled (see the class doc).
+        """
+        flat = config_to_flat(self)
+        if not self.calibration_marker.enabled:
+            flat = {k: v for k, v in flat.items() if not k.startswith("calibration_marker.")}
+        return flat

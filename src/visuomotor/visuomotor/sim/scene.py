@@ -1,5 +1,5 @@
 """The MJCF scene, built in code from primitives: UR10e from the DH table, parallel gripper, table,
-cubes, bin and a camera on a stand.
+cubes, bin and a camera on a stand (and, only if configured, a calibration checkerboard on the flange).
 
 Frames: the MuJoCo world frame is ``base_link``; the DH chain starts at body ``base`` = base_link
 rotated π about z (T_BASE_LINK_BASE). The table top is the plane z = 0 and the robot stands on it at
@@ -12,13 +12,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import mujoco
 import numpy as np
 
 from visuomotor.kinematics import T_BASE_LINK_BASE, UR10E_DH, UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES
-from visuomotor.sim.config import SimConfig
+from visuomotor.sim.config import CalibrationMarkerConfig, SimConfig
 
 __all__ = [
     "BIN_NAME",
+    "CALIBRATION_MARKER_SITE",
     "CAMERA_NAME",
     "CUBE_CLASSES",
     "DISTRACTOR_PARK_M",
@@ -30,6 +32,7 @@ __all__ = [
     "TABLE_MATERIALS",
     "TCP_OFFSET_M",
     "TCP_SITE",
+    "T_FLANGE_MARKER",
     "T_FLANGE_TCP",
     "CubeSpec",
     "build_mjcf",
@@ -55,6 +58,18 @@ DISTRACTOR_PARK_M = (0.0, 0.0, -5.0)
 TCP_OFFSET_M = 0.16
 T_FLANGE_TCP = np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, TCP_OFFSET_M], [0, 0, 0, 1.0]])
 T_FLANGE_TCP.setflags(write=False)
+
+#: The optional calibration checkerboard (``SimConfig.calibration_marker``): a site at the marker frame.
+CALIBRATION_MARKER_SITE = "calibration_marker"
+#: Flange → marker frame. The marker frame follows OpenCV's board convention: origin at the centre of the
+#: printed checkerboard, on its surface; x along ``squares_x``, y along ``squares_y``; z into the board
+#: (towards the flange), so a camera facing the board sees it with z pointing away. The printed face is
+#: 0.19 m out along the flange z axis, clear of the finger tips (≈ 0.175 m).
+T_FLANGE_MARKER = np.array([[1.0, 0, 0, 0], [0, -1.0, 0, 0], [0, 0, -1.0, 0.19], [0, 0, 0, 1.0]])
+T_FLANGE_MARKER.setflags(write=False)
+_MARKER_PLATE_THICKNESS_M = 0.006
+#: The checkerboard is printed this far in front of the white plate (no z-fighting in the depth buffer).
+_MARKER_PRINT_OFFSET_M = 0.0005
 
 #: Finger travel from open (85 mm between the pads) to the stop (5 mm between the pads).
 GRIPPER_OPEN_GAP_M = 0.085
@@ -143,7 +158,7 @@ def _dh_child_frame(i: int) -> tuple[tuple[float, float, float], tuple[float, fl
     return (a, 0.0, d), (math.cos(alpha / 2), math.sin(alpha / 2), 0.0, 0.0)
 
 
-def _arm_xml() -> str:
+def _arm_xml(marker: CalibrationMarkerConfig) -> str:
     """The UR10e: body per DH link, hinge about local z, next body at (a, 0, d) rotated α about x."""
     d, a = UR10E_DH.d, UR10E_DH.a
     lim = np.asarray(UR10E_JOINT_LIMITS_RAD, float)
@@ -180,13 +195,15 @@ def _arm_xml() -> str:
     # The flange is DH frame 6; the gripper frame is the flange frame.
     pos, quat = _dh_child_frame(5)
     xml.append(f'<site name="{FLANGE_SITE}" pos="{_f(pos)}" quat="{_f(quat)}" size="0.005" rgba="1 0 0 0"/>')
-    xml.append(_gripper_xml(pos, quat))
+    xml.append(_gripper_xml(pos, quat, marker))
     xml.append("</body>" * len(UR10E_JOINT_NAMES))
     return "\n".join(xml)
 
 
-def _gripper_xml(flange_pos: tuple[float, ...], flange_quat: tuple[float, ...]) -> str:
-    """A parallel gripper whose frame is the flange frame; fingers close along ±y."""
+def _gripper_xml(
+    flange_pos: tuple[float, ...], flange_quat: tuple[float, ...], marker: CalibrationMarkerConfig
+) -> str:
+    """A parallel gripper whose frame is the flange frame; fingers close along ±y (+ the optional board)."""
     pad_y = GRIPPER_OPEN_GAP_M / 2 + _PAD_HALF[1]  # pad centre when open
     bar_half = (0.012, 0.006, 0.053)
     bar_y = pad_y + _PAD_HALF[1] + bar_half[1]
@@ -212,7 +229,54 @@ def _gripper_xml(flange_pos: tuple[float, ...], flange_quat: tuple[float, ...]) 
         f"{_GRIPPER_BITS}/>"
         f'<site name="{TCP_SITE}" pos="0 0 {TCP_OFFSET_M}" size="0.004" rgba="0 1 0 0"/>'
         + "".join(fingers)
+        + (_marker_xml(marker) if marker.enabled else "")
         + "</body>"
+    )
+
+
+def _marker_assets_xml(marker: CalibrationMarkerConfig) -> str:
+    """The checkerboard texture, its materials and the printed quad (a mesh with exact UVs).
+
+    The builtin ``checker`` texture is one 2×2 block of squares, so a UV span of 1 covers two squares;
+    the quad's UVs run to (squares_x / 2, squares_y / 2) and the texture repeats. Its vertices are in the
+    marker frame, wound so that the textured side faces −z (out of the board).
+    """
+    half_x = marker.squares_x * marker.square_size_m / 2
+    half_y = marker.squares_y * marker.square_size_m / 2
+    vertices = (-half_x, -half_y, 0.0, half_x, -half_y, 0.0, half_x, half_y, 0.0, -half_x, half_y, 0.0)
+    u, v = marker.squares_x / 2, marker.squares_y / 2
+    uv = (0.0, 0.0, u, 0.0, u, v, 0.0, v)
+    # Matte (no specular highlight): a highlight would shift the detected corners.
+    return (
+        '<texture name="calibration_checker" type="2d" builtin="checker" rgb1="0.05 0.05 0.05" '
+        'rgb2="0.85 0.85 0.85" width="512" height="512"/>'
+        '<material name="calibration_checker" texture="calibration_checker" specular="0" shininess="0"/>'
+        '<material name="calibration_plate" rgba="0.85 0.85 0.85 1" specular="0" shininess="0"/>'
+        f'<mesh name="calibration_checker" vertex="{_f(vertices)}" texcoord="{_f(uv)}" face="0 2 1 0 3 2" '
+        'inertia="shell"/>'
+    )
+
+
+def _marker_xml(marker: CalibrationMarkerConfig) -> str:
+    """The board in the gripper (= flange) frame: visual only, massless, with a site at the marker frame."""
+    R, t = T_FLANGE_MARKER[:3, :3], T_FLANGE_MARKER[:3, 3]
+    quat = np.empty(4)
+    mujoco.mju_mat2Quat(quat, np.ascontiguousarray(R).ravel())
+    border = marker.square_size_m  # a white quiet zone one square wide, as OpenCV's detector expects
+    plate_half = (
+        marker.squares_x * marker.square_size_m / 2 + border,
+        marker.squares_y * marker.square_size_m / 2 + border,
+        _MARKER_PLATE_THICKNESS_M / 2,
+    )
+    plate_z = _MARKER_PRINT_OFFSET_M + _MARKER_PLATE_THICKNESS_M / 2  # behind the print (marker +z)
+    return (
+        f'<body name="calibration_marker" pos="{_f(t)}" quat="{_f(quat)}">'
+        f'<site name="{CALIBRATION_MARKER_SITE}" size="0.005" rgba="0 0 1 0"/>'
+        f'<geom type="mesh" mesh="calibration_checker" material="calibration_checker" mass="0" '
+        f"{_VISUAL_BITS}/>"
+        f'<geom type="box" pos="0 0 {plate_z:.9g}" size="{_f(plate_half)}" material="calibration_plate" '
+        f'mass="0" {_VISUAL_BITS}/>'
+        "</body>"
     )
 
 
@@ -326,6 +390,8 @@ def build_mjcf(config: SimConfig) -> str:
         MJCF XML text; compile with ``mujoco.MjModel.from_xml_string``.
     """
     cam = config.camera
+    marker = config.calibration_marker
+    marker_assets = _marker_assets_xml(marker) if marker.enabled else ""  # off: the MJCF is unchanged
     base_quat = _rot_z_quat(math.atan2(T_BASE_LINK_BASE[1, 0], T_BASE_LINK_BASE[0, 0]))
     return f"""
 <mujoco model="visuomotor_ur10e">
@@ -352,7 +418,7 @@ def build_mjcf(config: SimConfig) -> str:
     <material name="table_checker" texture="table_checker" texrepeat="8 8" rgba="0.78 0.72 0.62 1"/>
     <material name="table_grain" texture="table_grain" texrepeat="1 6" rgba="0.78 0.72 0.62 1"/>
     <material name="table_noise" texture="table_noise" texrepeat="4 4" rgba="0.78 0.72 0.62 1"/>
-  </asset>
+  {marker_assets}</asset>
   <worldbody>
     <light name="sun" pos="0.5 0.3 3" dir="0 0 -1" directional="true" castshadow="false"
            diffuse="0.5 0.5 0.5"/>
@@ -361,7 +427,7 @@ def build_mjcf(config: SimConfig) -> str:
     {_bin_xml(config.scene.bin_center_xy_m, config.scene.bin_size_m)}
     <body name="base" quat="{base_quat}">
       <geom type="cylinder" fromto="0 0 0 0 0 0.02" size="0.095" rgba="0.3 0.3 0.32 1" {_VISUAL_BITS}/>
-      {_arm_xml()}
+      {_arm_xml(marker)}
     </body>
     {_cubes_xml(config)}
     {_distractors_xml(config)}
