@@ -1,40 +1,71 @@
-"""The MuJoCo sim world + latency monitor (+ the scripted pick), for machines with ROS 2 installed.
+"""The MuJoCo sim world + the closed loop (perception → policy → commander), for machines with ROS 2.
 
-    ros2 launch visuomotor_ros sim.launch.py [clock_mode:=lockstep] [seed:=3] [scripted_pick:=true]
+    ros2 launch visuomotor_ros sim.launch.py [clock_mode:=lockstep] [seed:=3] [dry_run:=true]
+    ros2 launch visuomotor_ros sim.launch.py scripted_pick:=true [target:=blue_cube]
 
-Without ROS 2's launch tools (a pip-only install) the demo does the same: ``scripts/demo.sh``.
+The ``sim`` node stands in for realsense2_camera + ur_robot_driver and publishes ``/clock``; every other node
+runs on sim time. ``scripted_pick:=true`` replaces the policy and the commander with the scripted expert
+(ground truth in, joint trajectories out), as in ``scripts/demo.sh``. The perception process (with the
+latency monitor, camera → command) runs in both cases; see pipeline.launch.py.
+
+In ``lockstep`` the sim waits up to ``lockstep_timeout_s`` per frame for that frame's trail on
+``/visuomotor/frame_trail``; the scripted pick sends one per frame, the commander one per accepted chunk.
+
+Without ROS 2's launch tools (a pip-only install) the demo starts the same executables: ``scripts/demo.sh``.
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
 from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import LaunchConfiguration, NotSubstitution
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 from launch import LaunchDescription
 
+PACKAGE = "visuomotor_ros"
+
 
 def generate_launch_description() -> LaunchDescription:
-    config = os.path.join(get_package_share_directory("visuomotor_ros"), "config")
-    clock_mode = LaunchConfiguration("clock_mode")
-    seed = LaunchConfiguration("seed")
+    share = get_package_share_directory(PACKAGE)
+    config = os.path.join(share, "config")
+    scripted_pick = LaunchConfiguration("scripted_pick")
     return LaunchDescription([
-        DeclareLaunchArgument("clock_mode", default_value="realtime", description="realtime | lockstep"),
+        DeclareLaunchArgument("clock_mode", default_value="realtime", choices=["realtime", "lockstep"],
+                              description="realtime: sim time paced to the wall clock; lockstep: one camera "
+                                          "period per frame, waiting for the frame's trail"),
         DeclareLaunchArgument("seed", default_value="0", description="scene seed"),
-        DeclareLaunchArgument("scripted_pick", default_value="false", description="run the scripted pick"),
+        DeclareLaunchArgument("scripted_pick", default_value="false",
+                              description="true: the scripted expert instead of the policy + commander"),
+        DeclareLaunchArgument("target", default_value="red_cube",
+                              description="scripted_pick: class of the cube to pick"),
+        DeclareLaunchArgument("dry_run", default_value="false",
+                              description="commander: compute, check and log every command, publish nothing"),
         Node(
-            package="visuomotor_ros", executable="sim", name="sim", output="screen",
-            parameters=[os.path.join(config, "sim.yaml"), {"clock_mode": clock_mode, "seed": seed}],
+            package=PACKAGE, executable="sim", name="sim", output="screen",
+            parameters=[
+                os.path.join(config, "sim.yaml"),
+                {"clock_mode": ParameterValue(LaunchConfiguration("clock_mode"), value_type=str),
+                 "seed": ParameterValue(LaunchConfiguration("seed"), value_type=int)},
+            ],
+        ),
+        IncludeLaunchDescription(
+            PythonLaunchDescriptionSource(os.path.join(share, "launch", "pipeline.launch.py")),
+            launch_arguments={
+                "use_sim_time": "true",
+                "control": NotSubstitution(scripted_pick),
+                "dry_run": LaunchConfiguration("dry_run"),
+                "extrinsics": "extrinsics/sim.yaml",
+                "latency_end": "command",
+            }.items(),
         ),
         Node(
-            package="visuomotor_ros", executable="latency_monitor", name="latency_monitor", output="screen",
-            parameters=[os.path.join(config, "latency_monitor.yaml"), {"use_sim_time": True}],
-        ),
-        Node(
-            package="visuomotor_ros", executable="scripted_pick", name="scripted_pick", output="screen",
-            parameters=[{"use_sim_time": True}],
-            condition=IfCondition(LaunchConfiguration("scripted_pick")),
+            package=PACKAGE, executable="scripted_pick", name="scripted_pick", output="screen",
+            parameters=[{"use_sim_time": True,
+                         "target_class": ParameterValue(LaunchConfiguration("target"), value_type=str)}],
+            condition=IfCondition(scripted_pick),
         ),
     ])

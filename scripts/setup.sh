@@ -62,7 +62,7 @@ if [ "$(cat "$STAMPS/requirements" 2>/dev/null)" != "$req_hash" ]; then
 fi
 
 # --- 3. colcon build (interfaces + core + ROS nodes). ------------------------------------------------------
-src_hash=$( (find src colcon.meta -type f -not -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)
+src_hash=$( (find src colcon.meta launch config models -type f -not -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$STAMPS/build" 2>/dev/null)" != "$src_hash" ] || [ ! -f install/setup.bash ]; then
   say "building the workspace with colcon"
   mkdir -p log

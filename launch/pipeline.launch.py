@@ -1,0 +1,159 @@
+"""The visuomotor pipeline on a running camera + arm; included by the sim, robot, gazebo and replay launches.
+
+    ros2 launch visuomotor_ros pipeline.launch.py [use_sim_time:=true] [control:=false] [dry_run:=true] \\
+        [extrinsics:=/abs/T_base_link_camera.yaml] [camera_tf:=true] [overrides:=robot.yaml] \\
+        [latency_end:=tracks]
+
+Processes:
+- ``perception``: detector + localiser + tracker + overlay + latency monitor composed in one process
+  (params: detector.yaml, localiser.yaml, tracker.yaml, perception.yaml). Its latency monitor measures camera
+  → command: ``config/latency_monitor.yaml`` is layered over perception.yaml's tracks-only ending unless
+  ``latency_end:=tracks`` (no policy, no scripted pick publishing ``/visuomotor/frame_trail``).
+- ``policy`` (policy.yaml) and ``commander`` (safety.yaml), with ``control:=true``.
+- with ``camera_tf:=true``, a static ``base_link → camera_color_optical_frame`` transform from the same
+  extrinsics file (a real or Gazebo camera; the MuJoCo sim has no TF consumers).
+
+``extrinsics`` (T_base_link_camera) goes to the localiser and the overlay as one resolved absolute path
+(node-targeted ``-p node:key:=value``: in the composed process an un-targeted parameter would reach every
+node and be rejected as unknown by the others). ``overrides`` is one more params file, one section per node
+name, layered last onto every process (e.g. ``robot.yaml``). Relative paths are looked up like the nodes do
+(visuomotor_ros.params.resolve_config_path): ./, ./config, $VISUOMOTOR_ROOT(/config), the package share
+(/config).
+
+The helpers below are also used by gazebo.launch.py (loaded from this file: launch files are not a package).
+"""
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ament_index_python.packages import get_package_share_directory
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+
+from launch import LaunchContext, LaunchDescription
+
+PACKAGE = "visuomotor_ros"
+
+
+def flag(context: LaunchContext, name: str) -> bool:
+    """A true/false launch argument as a bool; anything else is an error that names the argument."""
+    value = LaunchConfiguration(name).perform(context).strip().lower()
+    if value in ("true", "1"):
+        return True
+    if value in ("false", "0"):
+        return False
+    raise ValueError(f"launch argument {name}:={value!r}: expected true or false")
+
+
+def resolve_config_file(path: str, what: str) -> Path:
+    """An absolute path as is; a relative one looked up like visuomotor_ros.params.resolve_config_path."""
+    p = Path(path).expanduser()
+    share = Path(get_package_share_directory(PACKAGE))
+    roots = [Path.cwd(), Path.cwd() / "config"]
+    if os.environ.get("VISUOMOTOR_ROOT"):
+        roots += [Path(os.environ["VISUOMOTOR_ROOT"]), Path(os.environ["VISUOMOTOR_ROOT"]) / "config"]
+    roots += [share, share / "config"]
+    candidates = [p] if p.is_absolute() else [r / p for r in roots]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.absolute()
+    raise FileNotFoundError(f"{what} file {path!r} not found; looked in: {', '.join(map(str, candidates))}")
+
+
+def camera_pose(path: Path) -> tuple[str, str, list[float], list[float]]:
+    """(parent, child, translation xyz in m, unit quaternion xyzw) of an extrinsics file.
+
+    Reads the translation + quaternion form that ``visuomotor calibrate`` writes (Extrinsics.to_dict()). The
+    nodes also accept a 4×4 matrix; launch files, which must not need numpy, do not.
+    """
+    doc = yaml.safe_load(path.read_text())
+    if not isinstance(doc, dict) or not {"parent_frame", "child_frame", "translation_m"} <= doc.keys():
+        raise ValueError(f"extrinsics {path}: expected parent_frame, child_frame, translation_m and "
+                         "quaternion_wxyz")
+    if "quaternion_wxyz" in doc:
+        w, x, y, z = (float(v) for v in doc["quaternion_wxyz"])
+    elif "quaternion_xyzw" in doc:
+        x, y, z, w = (float(v) for v in doc["quaternion_xyzw"])
+    else:
+        raise ValueError(f"extrinsics {path}: launch files read translation_m + quaternion_wxyz (or "
+                         "quaternion_xyzw), not a matrix; write the file with Extrinsics.to_dict()")
+    norm = math.sqrt(w * w + x * x + y * y + z * z)
+    if abs(norm - 1.0) > 1e-4:  # the nodes' tolerance (visuomotor.geometry.extrinsics)
+        raise ValueError(f"extrinsics {path}: the quaternion is not unit length (norm {norm:.6f})")
+    return (str(doc["parent_frame"]), str(doc["child_frame"]), [float(v) for v in doc["translation_m"]],
+            [x / norm, y / norm, z / norm, w / norm])
+
+
+def static_transform(name: str, parent: str, child: str, t: list[float], q_xyzw: list[float]) -> Node:
+    """A tf2_ros static_transform_publisher for ``T_parent_child`` (named arguments: Humble and later)."""
+    keys = ("--x", "--y", "--z", "--qx", "--qy", "--qz", "--qw")
+    arguments = [s for key, value in zip(keys, [*t, *q_xyzw], strict=True) for s in (key, repr(value))]
+    return Node(package="tf2_ros", executable="static_transform_publisher", name=name, output="log",
+                arguments=[*arguments, "--frame-id", parent, "--child-frame-id", child])
+
+
+def pipeline(context: LaunchContext, *args: Any, **kwargs: Any) -> list:
+    config = os.path.join(get_package_share_directory(PACKAGE), "config")
+    use_sim_time = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
+    overrides = LaunchConfiguration("overrides").perform(context).strip()
+    extra = [str(resolve_config_file(overrides, "overrides"))] if overrides else []
+    extrinsics = resolve_config_file(LaunchConfiguration("extrinsics").perform(context), "extrinsics")
+    latency_end = LaunchConfiguration("latency_end").perform(context)
+    if latency_end not in ("command", "tracks"):
+        raise ValueError(f"launch argument latency_end:={latency_end!r}: expected command or tracks")
+    monitor = [os.path.join(config, "latency_monitor.yaml")] if latency_end == "command" else []
+    perception_files = [os.path.join(config, f) for f in
+                        ("detector.yaml", "localiser.yaml", "tracker.yaml", "perception.yaml")]
+    actions = [
+        # No `name=`: launch_ros would pass `-r __node:=perception`, renaming every node in the process.
+        Node(
+            package=PACKAGE, executable="perception", output="screen",
+            parameters=[*perception_files, *monitor, *extra, {"use_sim_time": use_sim_time}],
+            ros_arguments=["-p", f"localiser:extrinsics_file:={extrinsics}",
+                           "-p", f"overlay:extrinsics_file:={extrinsics}"],
+        ),
+    ]
+    if flag(context, "control"):
+        actions += [
+            Node(
+                package=PACKAGE, executable="policy", name="policy", output="screen",
+                parameters=[os.path.join(config, "policy.yaml"), *extra, {"use_sim_time": use_sim_time}],
+            ),
+            Node(
+                package=PACKAGE, executable="commander", name="commander", output="screen",
+                parameters=[
+                    os.path.join(config, "safety.yaml"), *extra,
+                    {"use_sim_time": use_sim_time,
+                     "dry_run": ParameterValue(LaunchConfiguration("dry_run"), value_type=bool)},
+                ],
+            ),
+        ]
+    if flag(context, "camera_tf"):
+        parent, child, t, q = camera_pose(extrinsics)
+        actions.append(static_transform("camera_extrinsics_tf", parent, child, t, q))
+    return actions
+
+
+def generate_launch_description() -> LaunchDescription:
+    return LaunchDescription([
+        DeclareLaunchArgument("use_sim_time", default_value="false",
+                              description="true when a simulator or a bag publishes /clock"),
+        DeclareLaunchArgument("control", default_value="true",
+                              description="run the policy and the commander (false: perception only)"),
+        DeclareLaunchArgument("dry_run", default_value="false",
+                              description="commander: compute, check and log every command, publish nothing"),
+        DeclareLaunchArgument("extrinsics", default_value="extrinsics/sim.yaml",
+                              description="T_base_link_camera file (localiser, overlay, camera TF)"),
+        DeclareLaunchArgument("camera_tf", default_value="false",
+                              description="publish base_link → camera optical frame from the extrinsics"),
+        DeclareLaunchArgument("overrides", default_value="",
+                              description="params file layered last onto every process ('' = none)"),
+        DeclareLaunchArgument("latency_end", default_value="command", choices=["command", "tracks"],
+                              description="where the latency monitor ends a frame: command or tracks"),
+        OpaqueFunction(function=pipeline),
+    ])
