@@ -12,11 +12,12 @@ import dataclasses
 import math
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from visuomotor.errors import ConfigError
 
-__all__ = ["config_from_flat", "config_to_flat"]
+__all__ = ["config_from_flat", "config_to_flat", "read_params_file"]
 
 C = TypeVar("C")
 
@@ -52,6 +53,35 @@ def config_to_flat(config: Any) -> dict[str, Any]:
         else:
             out[f.name] = list(value) if isinstance(value, tuple) else value
     return out
+
+
+def read_params_file(path: str | Path, node: str, *, required: bool = True) -> dict[str, Any]:
+    """The ``<node>: ros__parameters:`` section of a ROS params file as dotted keys (``{}`` if absent).
+
+    For the command-line tools, which build the same configs the nodes do without ROS.
+
+    Raises:
+        ConfigError: the file is missing or unreadable, or (``required``) has no such section.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as err:
+        raise ConfigError(
+            f"params file {path} cannot be read ({err}); pass an existing config/*.yaml"
+        ) from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"params file {path} is not valid YAML: {err}") from err
+    section = data.get(node, {}).get("ros__parameters") if isinstance(data, Mapping) else None
+    if section is None:
+        if required:
+            raise ConfigError(f"{path} has no `{node}: ros__parameters:` section")
+        return {}
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"{path}: `{node}: ros__parameters:` must be a mapping")
+    return _dotted(section, "", node)
 
 
 def _dotted(tree: Mapping[str, Any], prefix: str, section: str) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """policy: tracks + joint states → ACT action chunks (k TCP poses + gripper in base_link) at the control rate.
 
 The ACT model runs through ONNX Runtime only (the core's ``ActOnnxPolicy``). On each control tick the
-newest tracks give the target cube (by class or track id, sticky while tracked) and the bin; with the
-joints and the gripper they form the observation. The chunk keeps the tracks' camera stamp and extends
+newest tracks give the target cube (by class or track id, sticky while tracked; the TCP's position while
+it is grasped and hidden in the fingers, ``GraspedTarget``) and the bin; with the joints and the gripper
+they form the observation. The published chunk is the temporally ensembled plan (``select_chunk``), its
+first ``chunk_publish_steps`` rows. The chunk keeps the tracks' camera stamp and extends
 their trail with ``policy``; the commander turns it into joint commands. No fresh tracks, no target or an
 invalid model output → no chunk (the commander's staleness watchdog then holds the arm).
 """
@@ -20,7 +22,14 @@ from sensor_msgs.msg import JointState
 from visuomotor.errors import VisuomotorError
 from visuomotor.kinematics import UR10E_JOINT_NAMES, Ur10eKinematics
 from visuomotor.latency import StageTiming
-from visuomotor.policy import ActOnnxPolicy, PolicyConfig, TargetSelector, build_observation, pose_from_action
+from visuomotor.policy import (
+    ActOnnxPolicy,
+    GraspedTarget,
+    PolicyConfig,
+    TargetSelector,
+    build_observation,
+    pose_from_action,
+)
 from visuomotor_interfaces.msg import ActionChunk, ActionStep, TrackArray
 from visuomotor_ros.convert import (
     matrix_to_pose,
@@ -57,6 +66,7 @@ class PolicyNode(Node):
         self._config = PolicyConfig.from_flat(values)
         self._policy = ActOnnxPolicy.from_config(self._config)
         self._selector = TargetSelector(self._config)
+        self._grasp = GraspedTarget(self._config)
         T_flange_tcp = np.eye(4)
         T_flange_tcp[2, 3] = p["tool_offset_z_m"]
         self._kin = Ur10eKinematics(T_flange_tcp=T_flange_tcp)
@@ -101,12 +111,14 @@ class PolicyNode(Node):
         start = time.monotonic_ns()
         try:
             frame_tracks = [track_from_msg(t, tracks.header.frame_id) for t in tracks.tracks]
-            target, bin_track = self._selector.update(frame_tracks, self._kin.forward(q)[:3, 3])
-            if target is None or bin_track is None:
+            p_tcp = self._kin.forward(q)[:3, 3]
+            target, bin_track = self._selector.update(frame_tracks, p_tcp)
+            p_target = self._grasp.position(target, p_tcp, gripper)
+            if p_target is None or bin_track is None:
                 self.get_logger().warning("no target or bin track yet: no chunk", throttle_duration_sec=2.0)
                 return
-            obs = build_observation(q, gripper, target.position_m, bin_track.position_m)
-            actions = self._policy.predict_action_chunk(obs)
+            obs = build_observation(q, gripper, p_target, bin_track.position_m)
+            actions = self._policy.select_chunk(obs)[: self._config.chunk_publish_steps]
             steps = [pose_from_action(a) for a in actions]
         except VisuomotorError as err:
             self.get_logger().error(f"no chunk this tick: {err}", throttle_duration_sec=1.0)
@@ -118,7 +130,7 @@ class PolicyNode(Node):
         out.header.frame_id = tracks.header.frame_id
         out.steps = [ActionStep(tcp_pose=matrix_to_pose(T), gripper=g) for T, g in steps]
         out.step_period = ns_to_duration(round(self._config.control_period_s * 1e9))
-        out.target_track_id = int(target.track_id)
+        out.target_track_id = -1 if target is None else int(target.track_id)
         out.timings = timings_to_msg(trail.timings)
         self._pub.publish(out)
         self.chunks += 1

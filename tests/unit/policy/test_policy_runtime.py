@@ -226,3 +226,31 @@ def test_shipped_model_loads_and_answers() -> None:
     assert chunk.shape == (policy.chunk_size, ACTION_DIM)
     assert np.isfinite(chunk).all()
     assert np.all(np.abs(chunk[:, :3]) < 1.5)  # metres within the arm's reach
+
+
+def test_select_chunk_is_the_action_then_the_ensembled_plan(linear) -> None:
+    """Row 0 = select_action; row j = weighted mean of every prediction so far for step t + j."""
+    path, W, b = linear
+    coeff = 0.2
+    policy, twin = ActOnnxPolicy(path, ensemble_coeff=coeff), ActOnnxPolicy(path, ensemble_coeff=coeff)
+    observations = np.random.default_rng(4).normal(size=(6, OBS_DIM)).astype(np.float32)
+    chunks = np.stack([_expected_chunk(o, W, b) for o in observations])
+    for t, obs in enumerate(observations):
+        plan = policy.select_chunk(obs)
+        assert plan.shape == (K, ACTION_DIM)
+        np.testing.assert_allclose(plan[0], twin.select_action(obs), rtol=1e-6, atol=1e-6)
+        for j in range(1, K):
+            sources = [s for s in range(max(0, t + j - K + 1), t + 1)]
+            w = np.exp(-coeff * np.arange(len(sources)))
+            ref = sum(wi * chunks[s, t + j - s] for wi, s in zip(w, sources, strict=True)) / w.sum()
+            np.testing.assert_allclose(plan[j], ref, rtol=1e-4, atol=1e-4)
+
+
+def test_select_chunk_from_a_queue_returns_what_is_still_queued(linear) -> None:
+    path, W, b = linear
+    policy = ActOnnxPolicy(path, temporal_ensembling=False, n_action_steps=3)
+    obs = np.random.default_rng(5).normal(size=OBS_DIM).astype(np.float32)
+    chunk = _expected_chunk(obs, W, b)
+    first = policy.select_chunk(obs)
+    np.testing.assert_allclose(first, chunk[:3], rtol=1e-4, atol=1e-4)  # this action + 2 still queued
+    np.testing.assert_allclose(policy.select_chunk(obs), chunk[1:3], rtol=1e-4, atol=1e-4)

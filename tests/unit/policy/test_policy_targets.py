@@ -47,3 +47,30 @@ def test_target_sticks_while_its_track_lives_and_reset_forgets_it() -> None:
     sel.reset()
     assert sel.target_id is None
     assert sel.update([], TCP) == (None, None)
+
+
+def test_grasped_target_moves_with_the_tcp_until_the_gripper_opens() -> None:
+    from visuomotor.policy import GraspedTarget
+
+    g = GraspedTarget(PolicyConfig())
+    cube = _track(7, "red_cube", (0.6, 0.1, 0.025))
+    tcp = np.array([0.6, 0.1, 0.03])
+    assert np.allclose(g.position(cube, tcp, 0.0), cube.position_m) and not g.grasped  # open: the track
+    assert np.allclose(g.position(cube, tcp, 0.31), cube.position_m) and g.grasped  # closed on it, seen
+    lifted = np.array([0.6, 0.1, 0.2])
+    coasting = _track(7, "red_cube", (0.6, 0.1, 0.025), state=TrackState.LOST)
+    assert np.allclose(g.position(coasting, lifted, 0.31), lifted)  # hidden in the fingers: the TCP
+    assert np.allclose(g.position(None, lifted, 0.31), lifted)  # track deleted: still the TCP
+    assert g.position(None, lifted, 0.0) is None and not g.grasped  # released: no target
+
+
+def test_closing_away_from_the_target_or_on_nothing_is_not_a_grasp() -> None:
+    from visuomotor.policy import GraspedTarget
+
+    g = GraspedTarget(PolicyConfig())
+    cube = _track(7, "red_cube", (0.6, 0.1, 0.025))
+    far_tcp = np.array([0.6, 0.3, 0.03])  # 20 cm away (missed)
+    assert np.allclose(g.position(cube, far_tcp, 0.31), cube.position_m) and not g.grasped
+    g.reset()
+    near_tcp = np.array([0.6, 0.1, 0.03])
+    assert np.allclose(g.position(cube, near_tcp, 1.0), cube.position_m) and not g.grasped  # closed empty

@@ -168,6 +168,89 @@ def _print_report(report: dict[str, Any]) -> None:
     )
 
 
+def _add_policy_arguments(parser: argparse.ArgumentParser) -> None:
+    from visuomotor.policy.evaluation import EVAL_SEED
+
+    parser.add_argument("--episodes", type=int, default=50, help="seeded episodes (default 50)")
+    parser.add_argument("--seed", type=int, default=EVAL_SEED, help=f"first scene seed (default {EVAL_SEED})")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument(
+        "--config-dir", type=Path, default=Path("config"),
+        help="params files of every stage (detector, localiser, tracker, policy, safety, sim; default "
+        "config/)",
+    )
+    parser.add_argument("--model", type=Path, help="ACT ONNX model, overriding policy.yaml")
+    parser.add_argument("--detector-model", type=Path, help="detector ONNX model, overriding detector.yaml")
+    parser.add_argument(
+        "--observation", choices=("perception", "ground_truth"), default="perception",
+        help="perception: the whole stack in the loop (default); ground_truth: the policy alone",
+    )
+    parser.add_argument("--max-steps", type=int, default=250, help="control ticks before an episode fails")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _run_policy(args: argparse.Namespace) -> int:
+    import math
+
+    from tqdm import tqdm
+
+    from visuomotor.errors import ConfigError
+    from visuomotor.policy.closed_loop import ClosedLoopConfig, SimClosedLoop, evaluate_closed_loop
+    from visuomotor.policy.evaluation import evaluate_policy
+    from visuomotor.policy.runtime import ActOnnxPolicy
+
+    if args.episodes < 1:
+        raise ConfigError(f"--episodes must be ≥ 1, got {args.episodes}")
+    config = ClosedLoopConfig.from_config_dir(args.config_dir)
+    if args.model is not None:
+        config = replace(config, policy=replace(config.policy, model_path=str(args.model)))
+    if args.detector_model is not None:
+        config = replace(config, detector=replace(config.detector, model_path=str(args.detector_model)))
+    bar = tqdm(total=args.episodes, unit="episode", disable=args.no_progress)
+    done = {"ok": 0}
+
+    def progress(i: int, r: Any) -> None:
+        done["ok"] += int(r.success)
+        bar.update(1)
+        bar.set_postfix(success=f"{done['ok']}/{i + 1}")
+
+    policy = ActOnnxPolicy.from_config(config.policy)
+    if args.observation == "perception":
+        loop = SimClosedLoop(config, policy)
+        try:
+            result = evaluate_closed_loop(
+                loop, args.episodes, args.seed, max_steps=args.max_steps, progress=progress
+            )
+        finally:
+            loop.close()
+    else:
+        result = evaluate_policy(
+            policy, args.episodes, args.seed, control_period_s=policy.control_period_s,
+            max_steps=args.max_steps, progress=progress,
+        )
+    bar.close()
+    report = {
+        "command": "visuomotor eval policy " + shlex.join(sys.argv[3:] if len(sys.argv) > 3 else []),
+        "model": config.policy.model_path,
+        "detector_model": config.detector.model_path if args.observation == "perception" else None,
+        "seed": args.seed,
+        **result.to_dict(),
+    }
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2, allow_nan=True) + "\n")
+    mean_t = result.mean_time_to_place_s
+    print(
+        f"{result.successes}/{result.episodes} placed (success_rate {result.success_rate:.2f}), "
+        f"mean time to place {'n/a' if math.isnan(mean_t) else f'{mean_t:.2f} s'}, "
+        f"safety_violations {result.safety_violations}, rejections {result.safety_rejections or 0}, "
+        f"{args.observation}, {result.wall_s:.0f} s"
+    )
+    for stage, v in result.latency_ms.items():
+        print(f"  {stage:<9} p50 {v['p50_ms']:7.2f} ms  p99 {v['p99_ms']:7.2f} ms")
+    return 0
+
+
 def _add_bag_arguments(parser: argparse.ArgumentParser) -> None:
     from visuomotor.cli import evaluate_bag
 
@@ -188,6 +271,11 @@ SUBJECTS: dict[
         "COCO mAP and timing of an ONNX detector on fresh sim frames",
         _add_detector_arguments,
         _run_detector,
+    ),
+    "policy": (
+        "success rate of the ACT policy in the sim, with the whole stack in the loop (lock-step)",
+        _add_policy_arguments,
+        _run_policy,
     ),
     "bag": (
         "replay a bag offline and write the evaluation report (`visuomotor eval BAG` for short)",

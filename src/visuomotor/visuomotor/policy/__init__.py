@@ -34,7 +34,7 @@ from visuomotor.policy.observation import (
     rotation_to_6d,
 )
 from visuomotor.policy.runtime import INPUT_NAME, METADATA_FORMAT, OUTPUT_NAME, ActOnnxPolicy
-from visuomotor.policy.targets import TargetSelector
+from visuomotor.policy.targets import GraspedTarget, TargetSelector
 
 __all__ = [
     "ACTION_DIM",
@@ -48,6 +48,7 @@ __all__ = [
     "TARGET_CLASSES",
     "ActConfig",
     "ActOnnxPolicy",
+    "GraspedTarget",
     "NormStats",
     "PolicyConfig",
     "PolicyError",

@@ -160,6 +160,14 @@ class PolicyConfig:
             CPU is the default.
         provider_fallback: ``warn`` or ``error`` when the provider in use is not the first one asked for.
         intra_op_threads: ONNX Runtime threads per operator (the ≤ 2 ms/chunk budget is for 2).
+        chunk_publish_steps: rows of the plan (``select_chunk``) sent to the commander each tick. It
+            replans every tick, so a short horizon only shapes the velocity between ticks; the far rows
+            are the newest chunk's least averaged part (its tail dips a few mm below the grasp height).
+        grasp_closure_min, grasp_closure_max: measured gripper closure band meaning "closed on an
+            object" (sim: 0.31 on a 5 cm cube; empty closed = 1.0).
+        grasp_radius_m: the target counts as grasped when the closure enters that band with the target
+            this close to the TCP; while grasped and not freshly detected (a cube between the fingers is
+            mostly hidden), the target position is the TCP's (see ``GraspedTarget``).
     """
 
     model_path: str = "models/act_pick.onnx"
@@ -173,9 +181,22 @@ class PolicyConfig:
     providers: tuple[str, ...] = ("cpu",)
     provider_fallback: str = "warn"
     intra_op_threads: int = 2
+    chunk_publish_steps: int = 3
+    grasp_closure_min: float = 0.15
+    grasp_closure_max: float = 0.7
+    grasp_radius_m: float = 0.05
 
     def __post_init__(self) -> None:
         owner = "policy"
+        _positive_int(owner, "chunk_publish_steps", self.chunk_publish_steps, 1000)
+        _unit(owner, "grasp_closure_min", self.grasp_closure_min, 0.0, 1.0)
+        _unit(owner, "grasp_closure_max", self.grasp_closure_max, 0.0, 1.0)
+        _unit(owner, "grasp_radius_m", self.grasp_radius_m, 0.0, 1.0)
+        if self.grasp_closure_min >= self.grasp_closure_max:
+            raise ConfigError(
+                f"{owner}.grasp_closure_min ({self.grasp_closure_min}) must be below grasp_closure_max "
+                f"({self.grasp_closure_max})"
+            )
         if not isinstance(self.model_path, str) or not self.model_path:
             raise ConfigError(f"{owner}.model_path must be a non-empty path, got {self.model_path!r}")
         _unit(owner, "control_rate_hz", self.control_rate_hz, 0.1, 1000.0)

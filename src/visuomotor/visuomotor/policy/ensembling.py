@@ -51,6 +51,10 @@ class TemporalEnsembler:
         """Future steps with at least one prediction."""
         return 0 if self._avg is None else int(self._avg.shape[0])
 
+    def pending_actions(self) -> np.ndarray:
+        """(pending, D) copy of the running averages for steps t+1 … (what later ticks will refine)."""
+        return np.zeros((0, 0)) if self._avg is None else self._avg.copy()
+
     def update(self, chunk: np.ndarray) -> np.ndarray:
         """Fold in the chunk predicted now and pop the action for this step.
 

@@ -4,22 +4,23 @@ Every control tick: observation from ground truth → ``policy.select_action`` �
 command → one-point joint trajectory reaching it one period later (``PickEnv.apply``) → physics. An
 episode succeeds when the target cube lies inside the bin with the gripper commanded open; it fails after
 ``max_steps``. Seeds differ from the demos' (``EVAL_SEED`` onwards), so no test scene was seen in training.
-Full perception in the loop is a later stage; this measures the policy alone.
+This measures the policy alone; ``closed_loop`` runs the same episodes with the whole stack (rendering,
+detector, localiser, tracker, commander with its safety guard) in the loop.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Protocol
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
 from visuomotor.policy.observation import ACTION_LAYOUT
 from visuomotor.policy.sim_env import ObservationNoise, PickEnv
 
-__all__ = ["EVAL_SEED", "EpisodeResult", "EvalResult", "Policy", "evaluate_policy"]
+__all__ = ["EVAL_SEED", "EpisodeResult", "EvalResult", "Policy", "evaluate_policy", "summarise"]
 
 #: First scene seed of evaluations (the demos use 0 … N−1).
 EVAL_SEED = 100_000
@@ -36,7 +37,8 @@ class Policy(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class EpisodeResult:
-    """One evaluation episode: scene seed, target class, success, sim time to place, IK failures."""
+    """One evaluation episode: scene seed, target class, success, sim time to place, IK failures, and (in
+    the closed loop) commands the safety guard refused and measured-state limit violations."""
 
     seed: int
     target: str
@@ -44,6 +46,8 @@ class EpisodeResult:
     time_to_place_s: float
     steps: int
     ik_failures: int
+    safety_rejections: int = 0
+    safety_violations: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,13 @@ class EvalResult:
         mean_inference_ms: mean wall time of ``select_action``.
         wall_s: wall time of the whole evaluation.
         per_episode: the individual results.
+        observation: ``ground_truth`` (policy alone) or ``perception`` (the whole stack).
+        safety_violations: samples of the measured arm state outside a safety limit (closed loop; the
+            guard should make this 0 — a non-zero value is a bug in the safety layer or the controller).
+        safety_violations_by_reason: the same, per reason.
+        safety_rejections: commands the guard refused (HOLDs) per reason — the guard doing its job.
+        peak_velocity_ratio: highest measured |q̇| / velocity limit over all joints and samples.
+        latency_ms: per-stage p50/p99 wall time of a tick, milliseconds (closed loop).
     """
 
     episodes: int
@@ -67,6 +78,12 @@ class EvalResult:
     mean_inference_ms: float
     wall_s: float
     per_episode: tuple[EpisodeResult, ...]
+    observation: str = "ground_truth"
+    safety_violations: int = 0
+    safety_violations_by_reason: dict[str, int] = field(default_factory=dict)
+    safety_rejections: dict[str, int] = field(default_factory=dict)
+    peak_velocity_ratio: float = 0.0
+    latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-friendly form."""
@@ -125,15 +142,26 @@ def evaluate_policy(
         results.append(result)
         if progress is not None:
             progress(i, result)
+    return summarise(
+        results, mean_inference_ms=1000.0 * infer_s / max(infer_n, 1), wall_s=time.perf_counter() - t0
+    )
+
+
+def summarise(
+    results: list[EpisodeResult], *, mean_inference_ms: float, wall_s: float, **extra: Any
+) -> EvalResult:
+    """The :class:`EvalResult` of these episodes (``extra``: the closed-loop fields)."""
     successes = sum(r.success for r in results)
     times = [r.time_to_place_s for r in results if r.success]
     return EvalResult(
-        episodes=episodes,
+        episodes=len(results),
         successes=successes,
-        success_rate=successes / episodes if episodes else 0.0,
+        success_rate=successes / len(results) if results else 0.0,
         mean_time_to_place_s=float(np.mean(times)) if times else float("nan"),
         ik_failures=sum(r.ik_failures for r in results),
-        mean_inference_ms=1000.0 * infer_s / max(infer_n, 1),
-        wall_s=time.perf_counter() - t0,
+        mean_inference_ms=mean_inference_ms,
+        wall_s=wall_s,
         per_episode=tuple(results),
+        safety_violations=sum(r.safety_violations for r in results),
+        **extra,
     )

@@ -228,3 +228,16 @@ class ActOnnxPolicy:
             chunk = self.predict_action_chunk(observation)
             self._queue.extend(np.asarray(a, dtype=np.float64) for a in chunk[: self.n_action_steps])
         return self._queue.popleft()
+
+    def select_chunk(self, observation: np.ndarray) -> np.ndarray:
+        """The plan from this tick on, (n, ACTION_DIM) float64: row 0 is ``select_action(observation)``.
+
+        The rows after it are the steps still pending: the ensembled averages so far (ensembling) or the
+        queued actions (queue). This is what the policy node publishes; the commander replans every tick,
+        so the later rows only shape the trajectory between ticks (its velocity), never override row 0.
+        """
+        first = self.select_action(observation)
+        if self.ensembler is not None:
+            rest = self.ensembler.pending_actions()
+            return np.vstack([first[None, :], rest]) if rest.size else first[None, :]
+        return np.vstack([first[None, :], *(a[None, :] for a in self._queue)])
