@@ -15,8 +15,6 @@ HOTA 0.985, 0 ID switches on every sequence, with either cost metric.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
 import math
 from dataclasses import dataclass
@@ -28,11 +26,9 @@ import pytest
 from visuomotor.geometry import Extrinsics, Localiser, LocaliserConfig
 from visuomotor.interfaces import Detection, Object3D, TrackState
 from visuomotor.kinematics import Ur10eKinematics
+from visuomotor.report import TrackingFrame, score_tracking
 from visuomotor.sim import DepthNoiseConfig, SceneConfig, SimConfig, SimWorld, top_down_tcp_pose
 from visuomotor.tracking import HungarianTracker, TrackerConfig
-
-with contextlib.redirect_stdout(io.StringIO()):  # trackeval prints about optional datasets on import
-    from trackeval.metrics import CLEAR, HOTA, Identity
 
 FPS = 30.0
 FRAMES = 150
@@ -192,9 +188,7 @@ def _hidden_runs_s(visible: np.ndarray) -> list[float]:
 def _scores(frames: list[Frame], config: TrackerConfig) -> dict[str, float]:
     """Run the tracker over a sequence and score it with trackeval's HOTA, CLEAR and Identity."""
     tracker = HungarianTracker(config)
-    gt_index: dict[int, int] = {}
-    tr_index: dict[int, int] = {}
-    data: dict[str, list[np.ndarray]] = {"gt_ids": [], "tracker_ids": [], "similarity_scores": []}
+    seq = []
     for f in frames:
         out = [
             t
@@ -202,30 +196,9 @@ def _scores(frames: list[Frame], config: TrackerConfig) -> dict[str, float]:
             if t.state is TrackState.CONFIRMED and t.misses == 0
         ]
         positions = np.array([t.position_m for t in out]).reshape(-1, 3)
-        data["gt_ids"].append(np.array([gt_index.setdefault(g, len(gt_index)) for g in f.gt_ids], dtype=int))
-        data["tracker_ids"].append(
-            np.array([tr_index.setdefault(t.track_id, len(tr_index)) for t in out], dtype=int)
-        )
-        dist = np.linalg.norm(f.gt_positions_m[:, None, :] - positions[None, :, :], axis=2)
-        data["similarity_scores"].append(np.clip(1.0 - dist / SIMILARITY_SCALE_M, 0.0, 1.0))
-    seq: dict[str, object] = {
-        **data,
-        "num_timesteps": len(frames),
-        "num_gt_ids": len(gt_index),
-        "num_tracker_ids": len(tr_index),
-        "num_gt_dets": sum(len(g) for g in data["gt_ids"]),
-        "num_tracker_dets": sum(len(t) for t in data["tracker_ids"]),
-    }
-    res: dict[str, object] = {}
-    for metric in (HOTA(), CLEAR({"PRINT_CONFIG": False}), Identity({"PRINT_CONFIG": False})):
-        res.update(metric.eval_sequence(seq))
-    return {
-        "IDF1": float(res["IDF1"]),
-        "MOTA": float(res["MOTA"]),
-        "HOTA": float(np.mean(res["HOTA"])),
-        "IDSW": int(res["IDSW"]),
-        "tracker_ids": len(tr_index),
-    }
+        seq.append(TrackingFrame(f.gt_ids, f.gt_positions_m, [t.track_id for t in out], positions))
+    s = score_tracking(seq, SIMILARITY_SCALE_M)
+    return {"IDF1": s.idf1, "MOTA": s.mota, "HOTA": s.hota, "IDSW": s.id_switches, "tracker_ids": s.track_ids}
 
 
 @pytest.mark.slow
