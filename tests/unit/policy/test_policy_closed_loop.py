@@ -47,7 +47,7 @@ def test_config_dir_reads_every_stage_and_names_a_missing_file(tmp_path: Path) -
     config = ClosedLoopConfig.from_config_dir(ROOT / "config")
     assert Path(config.policy.model_path).is_file() and Path(config.detector.model_path).is_file()
     assert config.localiser.box_fit_class_names == ("bin",)
-    with pytest.raises(ConfigError, match="detector.yaml"):
+    with pytest.raises(ConfigError, match=r"detector\.yaml"):
         ClosedLoopConfig.from_config_dir(tmp_path)
 
 
