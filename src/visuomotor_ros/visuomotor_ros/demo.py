@@ -136,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="scene seed")
     ap.add_argument("--target", default="red_cube", help="class of the cube to pick")
     ap.add_argument("--out", type=Path, default=None, help="results folder (default results/demo-<time>)")
+    ap.add_argument("--record", type=Path, default=None,
+                    help="also record camera, joints, ground truth and every pipeline output to this "
+                         "new bag directory (config/recorder.yaml topics; then `visuomotor eval BAG`)")
     args = ap.parse_args(argv)
 
     root = Path(os.environ.get("VISUOMOTOR_ROOT", Path.cwd()))
@@ -166,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         procs.append(NodeProcess("scripted_pick", {"target_class": args.target},
                                  log_path=out / "scripted_pick.log"))
         monitor = {"json_path": str(out / "latency.json"), "print_table": False}
+    if args.record is not None:
+        procs.append(NodeProcess("recorder", {"output": str(args.record.resolve())},
+                                 params_files=[config / "recorder.yaml"], log_path=out / "recorder.log"))
     procs.append(NodeProcess("latency_monitor", monitor, params_files=[config / "latency_monitor.yaml"],
                              log_path=out / "latency_monitor.log"))
     executor = SingleThreadedExecutor()

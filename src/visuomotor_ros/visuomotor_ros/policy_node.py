@@ -113,7 +113,7 @@ class PolicyNode(Node):
             frame_tracks = [track_from_msg(t, tracks.header.frame_id) for t in tracks.tracks]
             p_tcp = self._kin.forward(q)[:3, 3]
             target, bin_track = self._selector.update(frame_tracks, p_tcp)
-            p_target = self._grasp.position(target, p_tcp, gripper)
+            p_target = self._grasp.position(target, p_tcp, gripper, stamp)
             if p_target is None or bin_track is None:
                 self.get_logger().warning("no target or bin track yet: no chunk", throttle_duration_sec=2.0)
                 return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
@@ -39,7 +40,8 @@ def run_node(
         pass
     except VisuomotorError as err:
         # Configuration and model errors end the process with a message that names the fix.
-        print(f"[{getattr(node, 'get_name', lambda: 'node')()}] error: {err}", file=sys.stderr)
+        name = node.get_name() if node is not None else Path(sys.argv[0]).name  # failed in its constructor
+        print(f"[{name}] error: {err}", file=sys.stderr)
         code = 2
     finally:
         if node is not None:

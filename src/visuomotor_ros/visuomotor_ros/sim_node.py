@@ -192,6 +192,8 @@ class SimNode(Node):
         try:
             self._run()
         except Exception as err:  # the loop must not die silently: say why and stop the process
+            if self._stop.is_set() or not self.context.ok():
+                return  # Ctrl-C shut the context down under a publish: a normal stop, not a failure
             self.get_logger().fatal(f"sim loop stopped: {err!r}")
             raise
 

@@ -49,28 +49,55 @@ def test_target_sticks_while_its_track_lives_and_reset_forgets_it() -> None:
     assert sel.update([], TCP) == (None, None)
 
 
+
+def _fresh(tid: int, p: tuple[float, float, float], misses: int = 0, state=TrackState.CONFIRMED) -> Track:
+    return Track(tid, 0, "red_cube", p, (0.0, 0.0, 0.0), state, 10, 5, misses, 0.9, "base_link")
+
+
+S = 1_000_000_000  # ns per second
+
+
 def test_grasped_target_moves_with_the_tcp_until_the_gripper_opens() -> None:
     from visuomotor.policy import GraspedTarget
 
     g = GraspedTarget(PolicyConfig())
-    cube = _track(7, "red_cube", (0.6, 0.1, 0.025))
+    cube = _fresh(7, (0.6, 0.1, 0.025))
     tcp = np.array([0.6, 0.1, 0.03])
-    assert np.allclose(g.position(cube, tcp, 0.0), cube.position_m) and not g.grasped  # open: the track
-    assert np.allclose(g.position(cube, tcp, 0.31), cube.position_m) and g.grasped  # closed on it, seen
+    assert np.allclose(g.position(cube, tcp, 0.0, 0), cube.position_m) and not g.grasped  # open: the track
+    assert np.allclose(g.position(cube, tcp, 0.31, S // 10), cube.position_m) and g.grasped  # closed on it
     lifted = np.array([0.6, 0.1, 0.2])
-    coasting = _track(7, "red_cube", (0.6, 0.1, 0.025), state=TrackState.LOST)
-    assert np.allclose(g.position(coasting, lifted, 0.31), lifted)  # hidden in the fingers: the TCP
-    assert np.allclose(g.position(None, lifted, 0.31), lifted)  # track deleted: still the TCP
-    assert g.position(None, lifted, 0.0) is None and not g.grasped  # released: no target
+    coasting = _fresh(7, (0.6, 0.1, 0.025), misses=4, state=TrackState.LOST)
+    assert np.allclose(g.position(coasting, lifted, 0.31, S), lifted)  # hidden in the fingers: the TCP
+    assert np.allclose(g.position(None, lifted, 0.31, 10 * S), lifted)  # track deleted: still the TCP
+    assert g.position(None, lifted, 0.0, 11 * S) is None and not g.grasped  # released, memory expired
 
 
 def test_closing_away_from_the_target_or_on_nothing_is_not_a_grasp() -> None:
     from visuomotor.policy import GraspedTarget
 
     g = GraspedTarget(PolicyConfig())
-    cube = _track(7, "red_cube", (0.6, 0.1, 0.025))
+    cube = _fresh(7, (0.6, 0.1, 0.025))
     far_tcp = np.array([0.6, 0.3, 0.03])  # 20 cm away (missed)
-    assert np.allclose(g.position(cube, far_tcp, 0.31), cube.position_m) and not g.grasped
+    assert np.allclose(g.position(cube, far_tcp, 0.31, 0), cube.position_m) and not g.grasped
     g.reset()
     near_tcp = np.array([0.6, 0.1, 0.03])
-    assert np.allclose(g.position(cube, near_tcp, 1.0), cube.position_m) and not g.grasped  # closed empty
+    assert np.allclose(g.position(cube, near_tcp, 1.0, 0), cube.position_m) and not g.grasped  # closed empty
+
+
+def test_a_hidden_target_stays_where_it_was_last_seen_clearly() -> None:
+    from visuomotor.policy import GraspedTarget
+
+    cfg = PolicyConfig()
+    g = GraspedTarget(cfg)
+    home = np.array([0.4, 0.0, 0.45])
+    assert np.allclose(g.position(_fresh(3, (0.8, 0.05, 0.025)), home, 0.0, 0), (0.8, 0.05, 0.025))
+    above = np.array([0.8, 0.05, 0.1])  # the gripper covers part of the cube: its box shifts 1.5 cm
+    shifted = _fresh(3, (0.815, 0.05, 0.025))
+    assert np.allclose(g.position(shifted, above, 0.0, S), (0.8, 0.05, 0.025))
+    coasting = _fresh(3, (0.83, 0.06, 0.01), misses=5, state=TrackState.LOST)  # Kalman drift
+    assert np.allclose(g.position(coasting, above, 0.0, 2 * S), (0.8, 0.05, 0.025))
+    # Track deleted: remembered until target_memory_s after the last fresh match (at 1 s), then gone.
+    assert np.allclose(g.position(None, above, 0.0, S + int(cfg.target_memory_s * S)), (0.8, 0.05, 0.025))
+    assert g.position(None, above, 0.0, S + int(cfg.target_memory_s * S) + 1) is None
+    # Seen clearly again (the arm backed off) somewhere else: the new position wins.
+    assert np.allclose(g.position(_fresh(9, (0.7, 0.1, 0.025)), home, 0.0, 9 * S), (0.7, 0.1, 0.025))

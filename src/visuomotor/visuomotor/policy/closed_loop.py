@@ -177,7 +177,7 @@ class SimClosedLoop:
         p_tcp = self.kinematics.forward(q)[:3, 3]
         closure = w.gripper_closure()
         target, bin_track = self.selector.update(tracks, p_tcp)
-        p_target = self.grasp.position(target, p_tcp, closure)
+        p_target = self.grasp.position(target, p_tcp, closure, now_ns)
         chunk = None
         if p_target is not None and bin_track is not None:
             obs = build_observation(q, closure, p_target, bin_track.position_m)

@@ -168,6 +168,10 @@ class PolicyConfig:
         grasp_radius_m: the target counts as grasped when the closure enters that band with the target
             this close to the TCP; while grasped and not freshly detected (a cube between the fingers is
             mostly hidden), the target position is the TCP's (see ``GraspedTarget``).
+        target_memory_s: a target not freshly matched (hidden by the gripper, or its track deleted) stays
+            at its last fresh position for this long (cubes do not move by themselves).
+        occlusion_radius_m: fresh matches of the target taken with the TCP this close do not move it (the
+            fingers covering part of the cube shift its box by 1–2 cm).
     """
 
     model_path: str = "models/act_pick.onnx"
@@ -182,9 +186,11 @@ class PolicyConfig:
     provider_fallback: str = "warn"
     intra_op_threads: int = 2
     chunk_publish_steps: int = 3
-    grasp_closure_min: float = 0.15
+    grasp_closure_min: float = 0.05
     grasp_closure_max: float = 0.7
     grasp_radius_m: float = 0.05
+    target_memory_s: float = 3.0
+    occlusion_radius_m: float = 0.2
 
     def __post_init__(self) -> None:
         owner = "policy"
@@ -192,6 +198,8 @@ class PolicyConfig:
         _unit(owner, "grasp_closure_min", self.grasp_closure_min, 0.0, 1.0)
         _unit(owner, "grasp_closure_max", self.grasp_closure_max, 0.0, 1.0)
         _unit(owner, "grasp_radius_m", self.grasp_radius_m, 0.0, 1.0)
+        _unit(owner, "target_memory_s", self.target_memory_s, 0.0, 60.0)
+        _unit(owner, "occlusion_radius_m", self.occlusion_radius_m, 0.0, 2.0)
         if self.grasp_closure_min >= self.grasp_closure_max:
             raise ConfigError(
                 f"{owner}.grasp_closure_min ({self.grasp_closure_min}) must be below grasp_closure_max "

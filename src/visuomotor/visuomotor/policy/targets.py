@@ -66,49 +66,71 @@ class TargetSelector:
 
 
 class GraspedTarget:
-    """The target's position for the observation, aware that a grasped cube moves with the TCP.
+    """The target's position for the observation: a grasped cube moves with the TCP; a hidden one stays put.
 
-    A cube between the fingers is mostly hidden, so its track stops matching and coasts where the cube
-    was picked up (then is deleted), while the policy was trained on the cube's true position — in the
-    gripper. When the measured closure enters ``[grasp_closure_min, grasp_closure_max]`` with the target
-    within ``grasp_radius_m`` of the TCP, the target counts as grasped: until the gripper opens, its
-    position is the TCP's unless the tracker has a fresh (confirmed) match near the TCP. This is the
-    "attached object" of motion planners, kept here because no library does it for a track.
+    Two things a track cannot know, kept here because no library does them for a track:
+
+    - Grasped: a cube between the fingers is mostly hidden, so its track stops matching and coasts where
+      the cube was picked up, while the policy was trained on the cube's true position — in the gripper.
+      When the measured closure enters ``[grasp_closure_min, grasp_closure_max]`` with the target within
+      ``grasp_radius_m`` of the TCP, the target counts as grasped: until the gripper opens, its position is
+      the TCP's unless the tracker has a fresh match near the TCP (the "attached object" of planners).
+    - Hidden: while the gripper hovers over a cube it hides it; the track coasts on its Kalman velocity
+      (which occlusion-biased measurements make drift by centimetres) and is deleted after
+      ``lost_timeout_s``, and with no target the arm would hold over the cube it hides — forever. Even
+      fresh matches shift by 1–2 cm as the fingers cover part of the cube. A cube on a table does not
+      move by itself, so its position is the last fresh match taken while the TCP was farther than
+      ``occlusion_radius_m`` from it (the first sighting otherwise), for as long as fresh matches keep
+      coming and ``target_memory_s`` after the last one.
 
     Args:
-        config: the grasp band and radius.
+        config: the grasp band and radius, and the memory.
     """
 
     def __init__(self, config: PolicyConfig) -> None:
         self.config = config
         self.grasped = False
         self._was_closed = False
+        self._seen: tuple[int, np.ndarray] | None = None  # (track id, position) of a clear view
+        self._seen_ns = 0  # stamp of the target's last fresh match
 
     def reset(self) -> None:
-        """Nothing grasped (new episode)."""
+        """Nothing grasped or remembered (new episode)."""
         self.grasped = False
         self._was_closed = False
+        self._seen = None
 
     def position(
-        self, target: Track | None, p_base_link_tcp_m: np.ndarray, gripper_closure: float
+        self, target: Track | None, p_base_link_tcp_m: np.ndarray, gripper_closure: float, stamp_ns: int
     ) -> np.ndarray | None:
-        """(3,) target position for the observation, or None (no target and nothing grasped).
+        """(3,) target position for the observation, or None (no target, nothing grasped or remembered).
 
         Args:
             target: the selected target track (None when there is none).
             p_base_link_tcp_m: (3,) current TCP position.
             gripper_closure: measured closure, 0 open … 1 closed.
+            stamp_ns: the tracks' stamp (the memory's clock).
         """
         cfg = self.config
         p_tcp = np.asarray(p_base_link_tcp_m, dtype=np.float64)
         closed = cfg.grasp_closure_min <= gripper_closure <= cfg.grasp_closure_max
         p_track = None if target is None else np.asarray(target.position_m, dtype=np.float64)
-        near = p_track is not None and float(np.linalg.norm(p_track - p_tcp)) <= cfg.grasp_radius_m
+        fresh = target is not None and target.misses == 0
+        if fresh:
+            clear = float(np.linalg.norm(p_track - p_tcp)) > cfg.occlusion_radius_m
+            if clear or self._seen is None or self._seen[0] != target.track_id:
+                self._seen = (target.track_id, p_track.copy())
+            self._seen_ns = int(stamp_ns)
+        remembered = None
+        if self._seen is not None and (stamp_ns - self._seen_ns) * 1e-9 <= cfg.target_memory_s:
+            remembered = self._seen[1]
+        p_best = p_track if remembered is None else remembered
+        near = p_best is not None and float(np.linalg.norm(p_best - p_tcp)) <= cfg.grasp_radius_m
         if closed and not self._was_closed:
             self.grasped = near
         if not closed:
             self.grasped = False
         self._was_closed = closed
-        if self.grasped and not (near and target is not None and target.state == TrackState.CONFIRMED):
-            return p_tcp.copy()
-        return p_track
+        if self.grasped:
+            return p_track if fresh and near else p_tcp.copy()
+        return None if p_best is None else p_best.copy()
