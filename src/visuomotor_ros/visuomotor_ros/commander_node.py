@@ -4,7 +4,7 @@ Every command passes the core's SafetyGuard; a rejected chunk becomes a HOLD at 
 the reason logged and published on ``topics.rejections`` (the latency monitor counts them). A latched
 ``/visuomotor/estop`` (std_msgs/Bool, true) stops everything until it is cleared with false; stale
 joint states or perception (no fresh chunk) also hold. ``dry_run`` computes and logs, publishes nothing.
-Each accepted chunk ends the frame's trail with ``command`` and publishes it on ``topics.frame_trail``.
+Each chunk (a HOLD too) ends the frame's trail with ``command`` and publishes it on ``topics.frame_trail``.
 Safety settings come from ``config/safety.yaml``; the tool transform is the gripper's.
 """
 
@@ -139,9 +139,10 @@ class CommanderNode(Node):
             )
             self._chunk_ns = chunk_ns
         self._send(cmd)
-        if cmd.accepted:
-            trail = trail_from_msg(msg).appended(StageTiming("command", start, time.monotonic_ns()))
-            self._pub_trail.publish(trail_to_msg(trail, msg.header.frame_id))
+        # Every chunk ends its frame's trail, a HOLD included (the rejection is counted apart): the
+        # frame has been handled, and a lock-step sim waits for exactly this before the next frame.
+        trail = trail_from_msg(msg).appended(StageTiming("command", start, time.monotonic_ns()))
+        self._pub_trail.publish(trail_to_msg(trail, msg.header.frame_id))
 
     def _watchdog(self) -> None:
         with self._lock:

@@ -53,6 +53,10 @@ NODE_DEFAULTS: dict[str, Any] = {
     "topics.action_chunk": "/visuomotor/action_chunk",
     "tool_offset_z_m": 0.16,  # flange → TCP (the sim gripper's); the observation's TCP for target choice
     "max_tracks_age_s": 0.3,
+    # true: one control tick per new tracks message instead of the timer — for the sim in lock-step
+    # (sim time stands still until the frame's command arrives, so a sim-time timer would never fire
+    # between frames) and for bag replays; the camera rate is then the control rate.
+    "tick_on_tracks": False,
 }
 
 
@@ -80,7 +84,8 @@ class PolicyNode(Node):
         self._pub = self.create_publisher(ActionChunk, p["topics.action_chunk"], STATE)
         self.create_subscription(TrackArray, p["topics.tracks"], self._on_tracks, STATE)
         self.create_subscription(JointState, p["topics.joint_states"], self._on_joints, STATE)
-        self.create_timer(self._config.control_period_s, self._tick)
+        if not p["tick_on_tracks"]:
+            self.create_timer(self._config.control_period_s, self._tick)
         self.get_logger().info(
             f"ACT {values['model_path']} on {self._policy.provider}, {self._config.control_rate_hz:.0f} Hz, "
             f"target {self._config.target_class}"
@@ -89,6 +94,8 @@ class PolicyNode(Node):
     def _on_tracks(self, msg: TrackArray) -> None:
         with self._lock:
             self._tracks = msg
+        if self._p["tick_on_tracks"]:
+            self._tick()
 
     def _on_joints(self, msg: JointState) -> None:
         index = {n: i for i, n in enumerate(msg.name)}
