@@ -36,8 +36,8 @@ def _check_figures(out: Path) -> None:
 
 
 def test_closed_loop_demo_places_the_cube_and_reports_camera_to_command_latency(tmp_path: Path) -> None:
-    out = tmp_path / "demo"
-    run = _run_demo(out)
+    out, bag = tmp_path / "demo", tmp_path / "bag"
+    run = _run_demo(out, "--record", str(bag))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "closed loop (perception → ACT → commander) of one red_cube: SUCCESS" in run.stdout
     result = json.loads((out / "result.json").read_text())
@@ -55,6 +55,17 @@ def test_closed_loop_demo_places_the_cube_and_reports_camera_to_command_latency(
     # holds before the first confirmed track.
     assert set(latency.get("rejections", {})) <= {"stale_perception"}
     _check_figures(out)
+    # The recorded bag evaluates offline into the report, the outcome included.
+    report_dir = tmp_path / "report"
+    ev = subprocess.run(
+        [sys.executable, "-m", "visuomotor.cli", "eval", str(bag), "--report", str(report_dir), "--no-progress"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert ev.returncode == 0, ev.stdout + ev.stderr
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["policy"]["outcome"] == "success"
+    assert report["run"]["frames"] >= 30 and (report_dir / "index.html").is_file()
+    assert report["detection"]["available"] and report["detection"]["map50"] > 0.5
 
 
 def test_scripted_demo_picks_a_cube(tmp_path: Path) -> None:

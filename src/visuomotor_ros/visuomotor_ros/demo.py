@@ -4,8 +4,9 @@
 (ONNX detector → localiser → tracker) → ``policy`` (ACT) → ``commander`` (IK + safety) → the sim's
 trajectory controller, plus the latency monitor over the full camera → command path. The sim runs in
 lock-step: each frame's sim time stands still until the commander has answered it (its frame trail), so
-the run is the same on a fast or a loaded machine; the policy ticks on every new tracks message. It succeeds when
-the target cube lies in the bin with the gripper gone (released). ``--mode scripted`` replaces perception,
+the run is the same on a fast or a loaded machine; the policy ticks on every new tracks message. It
+succeeds when the target cube lies in the bin with the gripper gone (released); ``--record BAG`` also
+writes a bag of the run for ``visuomotor eval BAG``. ``--mode scripted`` replaces perception,
 policy and commander with the scripted pick from ground truth.
 
 Prints the result and the latency table, and writes under ``results/demo-<time>/``: ``demo.png`` (the
@@ -43,6 +44,7 @@ __all__ = ["main", "released_in_bin", "write_figure"]
 
 #: Camera rate of the closed-loop demo = the policy's control rate (it ticks on each frame's tracks).
 CLOSED_LOOP_CAMERA_HZ = 10.0
+STATUS_TOPIC = "/visuomotor/status"
 PERCEPTION_FILES = ("detector.yaml", "localiser.yaml", "tracker.yaml", "perception.yaml")
 
 
@@ -60,6 +62,8 @@ class DemoObserver(Node):
         self.create_subscription(Image, "/camera/camera/color/image_raw", self._on_image, SENSOR)
         self.create_subscription(SimGroundTruth, "/sim/ground_truth", self._on_truth, STATE)
         self.create_subscription(String, "/scripted_pick/status", self._on_status, LATCHED)
+        # The closed loop's outcome, for a recorded bag (`visuomotor eval BAG` reads */status topics).
+        self.status_pub = self.create_publisher(String, STATUS_TOPIC, LATCHED)
 
     def _on_image(self, msg: Image) -> None:
         rgb = image_to_numpy(msg)
@@ -190,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
                 break
             if observer.placed_for_s() >= 1.0:  # closed loop: resting in the bin, released, for 1 s
                 result = "success"
+                observer.status_pub.publish(String(data="done: success"))
+                time.sleep(0.5)  # let a recorder write it before the nodes stop
                 break
             dead = [f"{p.name} (exit {p.proc.returncode})" for p in procs if not p.alive()]
             if dead:
