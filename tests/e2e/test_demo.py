@@ -58,7 +58,8 @@ def test_closed_loop_demo_places_the_cube_and_reports_camera_to_command_latency(
     # The recorded bag evaluates offline into the report, the outcome included.
     report_dir = tmp_path / "report"
     ev = subprocess.run(
-        [sys.executable, "-m", "visuomotor.cli", "eval", str(bag), "--report", str(report_dir), "--no-progress"],
+        [sys.executable, "-m", "visuomotor.cli", "eval", str(bag), "--report", str(report_dir),
+         "--no-progress"],
         capture_output=True, text=True, timeout=300,
     )
     assert ev.returncode == 0, ev.stdout + ev.stderr
