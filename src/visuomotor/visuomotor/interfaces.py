@@ -10,9 +10,22 @@ import math
 from dataclasses import dataclass
 from enum import IntEnum
 
+import numpy as np
+
 from visuomotor.errors import ConfigError
 
-__all__ = ["Detection", "Object3D", "Track", "TrackState"]
+__all__ = ["IMAGE_ENCODINGS", "Detection", "Object3D", "Track", "TrackState"]
+
+#: sensor_msgs/Image encodings we read and write → (numpy dtype, channels); one table for the ROS
+#: conversion and the bag reader.
+IMAGE_ENCODINGS: dict[str, tuple[np.dtype, int]] = {
+    "rgb8": (np.dtype(np.uint8), 3),
+    "bgr8": (np.dtype(np.uint8), 3),
+    "mono8": (np.dtype(np.uint8), 1),
+    "16UC1": (np.dtype("<u2"), 1),
+    "mono16": (np.dtype("<u2"), 1),
+    "32FC1": (np.dtype("<f4"), 1),
+}
 
 
 @dataclass(frozen=True, slots=True)

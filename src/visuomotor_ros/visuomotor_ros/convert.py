@@ -16,7 +16,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 
 from visuomotor.errors import CameraError
 from visuomotor.geometry import CameraIntrinsics
-from visuomotor.interfaces import Detection, Object3D, Track, TrackState
+from visuomotor.interfaces import IMAGE_ENCODINGS, Detection, Object3D, Track, TrackState
 from visuomotor.latency import FrameTrail, LatencySummary, StageStats, StageTiming
 from visuomotor_interfaces.msg import Detection2D as Detection2DMsg
 from visuomotor_interfaces.msg import FrameTrail as FrameTrailMsg
@@ -52,15 +52,8 @@ __all__ = [
     "trail_to_msg",
 ]
 
-# encoding → (numpy dtype, channels)
-IMAGE_CHANNELS: dict[str, tuple[np.dtype, int]] = {
-    "rgb8": (np.dtype(np.uint8), 3),
-    "bgr8": (np.dtype(np.uint8), 3),
-    "mono8": (np.dtype(np.uint8), 1),
-    "16UC1": (np.dtype("<u2"), 1),
-    "mono16": (np.dtype("<u2"), 1),
-    "32FC1": (np.dtype("<f4"), 1),
-}
+# encoding → (numpy dtype, channels): the core's table, shared with the bag reader
+IMAGE_CHANNELS = IMAGE_ENCODINGS
 
 
 def stamp_to_ns(stamp: Time) -> int:

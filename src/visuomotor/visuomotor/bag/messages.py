@@ -17,6 +17,7 @@ from rosbags.typesys.store import Typestore
 
 from visuomotor.bag.errors import BagError
 from visuomotor.geometry import CameraIntrinsics
+from visuomotor.interfaces import IMAGE_ENCODINGS
 from visuomotor.latency import FrameTrail
 
 __all__ = [
@@ -32,15 +33,6 @@ __all__ = [
     "string_message",
 ]
 
-# encoding → (numpy dtype, channels), as visuomotor_ros.convert.IMAGE_CHANNELS
-IMAGE_ENCODINGS: dict[str, tuple[np.dtype, int]] = {
-    "rgb8": (np.dtype(np.uint8), 3),
-    "bgr8": (np.dtype(np.uint8), 3),
-    "mono8": (np.dtype(np.uint8), 1),
-    "16UC1": (np.dtype("<u2"), 1),
-    "mono16": (np.dtype("<u2"), 1),
-    "32FC1": (np.dtype("<f4"), 1),
-}
 
 
 class SimObjectLike(Protocol):

@@ -12,8 +12,9 @@ a directory an earlier replay wrote; it is then reported without replaying.
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
+
+from visuomotor.cli.replay import add_pipeline_arguments, pipeline_config
 
 __all__ = ["add_arguments", "run"]
 
@@ -41,18 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     # The replay's own options, as `visuomotor replay --offline` has them (the same config is built).
     replay = parser.add_argument_group("replay (when BAG or OTHER is a bag)")
-    replay.add_argument(
-        "--config-dir",
-        type=Path,
-        default=Path("config"),
-        help="directory of detector.yaml, localiser.yaml, tracker.yaml (default config)",
-    )
-    replay.add_argument("--model", help="ONNX detector, overriding detector.yaml's model_path")
-    replay.add_argument(
-        "--extrinsics",
-        default="config/extrinsics/sim.yaml",
-        help="T_base_link_camera YAML (default config/extrinsics/sim.yaml)",
-    )
+    add_pipeline_arguments(replay)
     replay.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0 = all)")
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -62,7 +52,7 @@ def _replay(bag: Path, out_dir: Path, args: argparse.Namespace) -> None:
     from visuomotor.report import ReportError
 
     try:
-        from visuomotor.replay import ReplayConfig, replay_offline
+        from visuomotor.replay import replay_offline
     except ImportError as err:
         if err.name not in ("visuomotor.replay", None):
             raise
@@ -70,15 +60,7 @@ def _replay(bag: Path, out_dir: Path, args: argparse.Namespace) -> None:
             f"cannot replay {bag}: the offline replay (visuomotor.replay) is not available ({err}); "
             "pass a directory with an earlier replay's result.json instead"
         ) from err
-    config = ReplayConfig.from_params_files(
-        args.config_dir,
-        required=args.config_dir != Path("config"),
-        extrinsics_path=args.extrinsics,
-        max_frames=args.max_frames,
-        progress=not args.no_progress,
-    )
-    if args.model:
-        config = replace(config, detector=replace(config.detector, model_path=args.model))
+    config = pipeline_config(args, max_frames=args.max_frames, progress=not args.no_progress)
     replay_offline(bag, config).write(out_dir)
 
 

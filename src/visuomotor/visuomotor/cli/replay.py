@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from visuomotor.errors import ConfigError
 
-__all__ = ["add_arguments", "run"]
+if TYPE_CHECKING:
+    from visuomotor.replay import ReplayConfig
+
+__all__ = ["add_arguments", "add_pipeline_arguments", "pipeline_config", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,18 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     off = parser.add_argument_group("offline")
     off.add_argument("--out", type=Path, help="output directory (default runs/replay/<bag name>)")
-    off.add_argument(
-        "--config-dir",
-        type=Path,
-        default=Path("config"),
-        help="directory of detector.yaml, localiser.yaml, tracker.yaml (default config)",
-    )
-    off.add_argument("--model", help="ONNX detector, overriding detector.yaml's model_path")
-    off.add_argument(
-        "--extrinsics",
-        default="config/extrinsics/sim.yaml",
-        help="T_base_link_camera YAML (default config/extrinsics/sim.yaml)",
-    )
+    add_pipeline_arguments(off)
     off.add_argument("--color-topic", default="", help="colour topic (default: detected)")
     off.add_argument("--depth-topic", default="", help="depth topic (default: detected)")
     off.add_argument("--info-topic", default="", help="camera_info topic (default: detected)")
@@ -63,15 +55,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _run_offline(args: argparse.Namespace) -> int:
+def add_pipeline_arguments(group: argparse._ActionsContainer) -> None:
+    """The offline pipeline's options (also ``visuomotor eval BAG``'s, which replays the same way)."""
+    group.add_argument(
+        "--config-dir",
+        type=Path,
+        default=Path("config"),
+        help="directory of detector.yaml, localiser.yaml, tracker.yaml (default config)",
+    )
+    group.add_argument("--model", help="ONNX detector, overriding detector.yaml's model_path")
+    group.add_argument(
+        "--extrinsics",
+        default="config/extrinsics/sim.yaml",
+        help="T_base_link_camera YAML (default config/extrinsics/sim.yaml)",
+    )
+
+
+def pipeline_config(args: argparse.Namespace, **options: Any) -> ReplayConfig:
+    """The ReplayConfig of ``add_pipeline_arguments``' options plus ``options`` (ReplayConfig fields)."""
     from dataclasses import replace
 
-    from visuomotor.replay import ReplayConfig, replay_offline
+    from visuomotor.replay import ReplayConfig
 
     config = ReplayConfig.from_params_files(
         args.config_dir,
         required=args.config_dir != Path("config"),
         extrinsics_path=args.extrinsics,
+        **options,
+    )
+    if args.model:
+        config = replace(config, detector=replace(config.detector, model_path=args.model))
+    return config
+
+
+def _run_offline(args: argparse.Namespace) -> int:
+    from visuomotor.replay import replay_offline
+
+    config = pipeline_config(
+        args,
         color_topic=args.color_topic,
         depth_topic=args.depth_topic,
         info_topic=args.info_topic,
@@ -80,8 +101,6 @@ def _run_offline(args: argparse.Namespace) -> int:
         max_frames=args.max_frames,
         progress=not args.no_progress,
     )
-    if args.model:
-        config = replace(config, detector=replace(config.detector, model_path=args.model))
     run = replay_offline(args.bag, config)
     out = args.out if args.out is not None else Path("runs") / "replay" / run.bag
     result, timing = run.write(out)
