@@ -193,3 +193,55 @@ def test_faults_hold_and_recover(probe: GraphProbe, launch: Callable[..., NodePr
         commands = list(cell.commands)
     assert len(commands) > 20
     _check_within_limits(commands)
+
+
+def test_streaming_mode_moves_the_arm_with_checked_targets(
+    probe: GraphProbe, launch: Callable[..., NodeProcess]
+) -> None:
+    """mode: streaming — one forward-position target per tick, each within the limits tick to tick."""
+    from std_msgs.msg import Float64MultiArray
+
+    launch("sim", {"seed": 2}, params_files=[ROOT / "config" / "sim.yaml"])
+    launch("commander", {"use_sim_time": True, "topics.joint_states": "/relay/joint_states",
+                         "mode": "streaming", "streaming_rate_hz": 50.0},
+           params_files=[ROOT / "config" / "safety.yaml"])
+    cell = Cell(probe)
+    targets: list[np.ndarray] = []
+    probe.node.create_subscription(
+        Float64MultiArray, "/forward_position_controller/commands",
+        lambda m: targets.append(np.array(m.data)), COMMAND,
+    )
+    probe.wait_for_subscribers("/visuomotor/action_chunk")
+    wait_until(lambda: cell.q is not None and cell.truth_ns > 0, 30, "joint states and ground truth")
+    kin = Ur10eKinematics(T_flange_tcp=SimWorld.T_FLANGE_TCP)
+    with cell.lock:
+        q0 = cell.q.copy()
+    T0 = kin.forward(q0)
+    goal = T0.copy()
+    goal[:3, 3] += [0.08, 0.05, -0.05]
+
+    def along(k: int) -> list[np.ndarray]:  # the chunk a policy sends at tick k: the rest of the path
+        return [T0 + (goal - T0) * min(k + i + 1, 10) / 10 for i in range(10)]
+
+    for k in range(25):  # a fresh chunk every 0.1 s keeps perception fresh
+        cell.send_chunk(along(k))
+        time.sleep(0.1)
+    chunk = along(0)
+    wait_until(lambda: len(targets) > 50, 10, "forward-position targets")
+    with cell.lock:
+        q_end = cell.q.copy()
+    assert np.linalg.norm(kin.forward(q_end)[:3, 3] - goal[:3, 3]) < 0.01  # the arm got there
+    cfg = SafetyConfig()
+    q = np.array(targets)
+    lim = cfg.joint_limits_rad()
+    assert np.isfinite(q).all() and np.all(q >= lim[:, 0]) and np.all(q <= lim[:, 1])
+    # Tick to tick (50 Hz) no joint moves faster than its limit.
+    assert np.all(np.abs(np.diff(q, axis=0)) <= cfg.velocity_limits_rad_s() * 0.02 + 1e-6)
+    # A NaN chunk: rejected, counted, and the stream holds instead of following it.
+    bad = [T.copy() for T in chunk]
+    bad[3][0, 3] = np.nan
+    n_rej = cell.counts()[1]
+    cell.send_chunk(bad)
+    wait_until(lambda: cell.counts()[1] > n_rej, 10, "the NaN chunk's rejection")
+    with cell.lock:
+        assert cell.rejections[-1] == "non_finite"
