@@ -73,7 +73,7 @@ def stats(samples_ns: list[int]) -> dict[str, float]:
 
 def run_ours(model: Path, rgbs: list[np.ndarray], depths: list[np.ndarray], K: Any, dt: float) -> dict:
     from visuomotor.detection import DetectorConfig, make_detector
-    from visuomotor.geometry import Localiser, LocaliserConfig, depth_to_metres, load_extrinsics
+    from visuomotor.geometry import Localiser, LocaliserConfig, load_extrinsics
     from visuomotor.tracking import HungarianTracker, TrackerConfig
 
     detector = make_detector(DetectorConfig(model_path=str(model)))
@@ -85,7 +85,7 @@ def run_ours(model: Path, rgbs: list[np.ndarray], depths: list[np.ndarray], K: A
         t0 = time.monotonic_ns()
         result = detector.detect(rgb, "rgb8")
         t1 = time.monotonic_ns()
-        objects = localiser.localise(result.detections, depth_to_metres(depth, "16UC1")).objects
+        objects = localiser.localise(result.detections, depth).objects  # 16UC1 as it comes
         t2 = time.monotonic_ns()
         tracker.update(objects, round(i * dt * 1e9))
         t3 = time.monotonic_ns()

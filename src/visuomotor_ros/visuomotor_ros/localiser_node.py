@@ -112,8 +112,10 @@ class LocaliserNode(Node):
                 self._localiser = Localiser(self._config, intrinsics, self._extrinsics)
                 self._intrinsics = intrinsics
             assert self._localiser is not None
-            depth_m = depth_to_metres(image_to_numpy(depth), depth.encoding)
-            result = self._localiser.localise([detection_from_msg(d) for d in dets.detections], depth_m)
+            raw = image_to_numpy(depth)
+            # 16UC1 goes in as it is: the localiser converts only the boxes it samples.
+            depth_img = raw if depth.encoding in ("16UC1", "mono16") else depth_to_metres(raw, depth.encoding)
+            result = self._localiser.localise([detection_from_msg(d) for d in dets.detections], depth_img)
             trail = trail_from_msg(dets).appended(StageTiming("localise", start, time.monotonic_ns()))
         except VisuomotorError as err:
             self._skip(str(err))

@@ -56,3 +56,9 @@ def test_a_cube_is_never_placed_below_the_table() -> None:
     cfg = LocaliserConfig()
     obj = Localiser(cfg, K, EXTRINSICS).localise([Detection(0, "red_cube", 0.9, box)], depth).objects[0]
     assert obj.position_m[2] == cfg.support_plane_z_m + size / 2
+
+
+def test_no_fit_when_the_plane_is_seen_edge_on() -> None:
+    """Camera frame as the target frame: the plane z = 0 holds the optical centre — no fit, no crash."""
+    extent = np.array([0.3, 0.3, 0.1])
+    assert fit_resting_box((300.0, 200.0, 420.0, 300.0), extent, 0.0, K, np.eye(4), np.zeros(2)) is None

@@ -161,11 +161,27 @@ def test_frame_level_depth_problems_are_camera_errors() -> None:
     loc = _camera_frame_localiser()
     det = [Detection(0, "red_cube", 0.9, BOX)]
     with pytest.raises(CameraError, match="depth_to_metres"):
-        loc.localise(det, np.full((480, 640), 500, dtype=np.uint16))
+        loc.localise(det, np.full((480, 640), 500, dtype=np.int32))  # neither metres nor 16UC1
     with pytest.raises(CameraError, match=r"depth image is 320×240 but the intrinsics are for 640×480"):
         loc.localise(det, np.full((240, 320), 0.5, dtype=np.float32))
-    with pytest.raises(CameraError, match="2D float image"):
+    with pytest.raises(CameraError, match="2D image"):
         loc.localise(det, np.full((480, 640, 1), 0.5, dtype=np.float32))
+
+
+def test_16uc1_millimetres_localise_exactly_like_metres() -> None:
+    """The raw 16UC1 image (only the sampled boxes converted) gives the float path's answer; 0 = no data."""
+    loc = _camera_frame_localiser()
+    rng = np.random.default_rng(3)
+    depth_mm = rng.integers(700, 900, (480, 640)).astype(np.uint16)
+    depth_mm[::7, ::5] = 0  # holes
+    det = [Detection(0, "red_cube", 0.9, BOX), Detection(1, "green_cube", 0.8, (300.0, 200.0, 420.0, 300.0))]
+    from visuomotor.geometry import depth_to_metres
+
+    raw, metres = loc.localise(det, depth_mm), loc.localise(det, depth_to_metres(depth_mm, "16UC1"))
+    assert len(raw.objects) == 2
+    for a, b in zip(raw.objects, metres.objects, strict=True):
+        np.testing.assert_allclose(a.position_m, b.position_m, atol=1e-6)
+        assert a.depth_m == pytest.approx(b.depth_m, abs=1e-6)
 
 
 def test_extrinsics_must_lead_into_the_target_frame() -> None:

@@ -36,8 +36,10 @@ def fit_resting_box(
     intrinsics: CameraIntrinsics,
     T_target_camera: np.ndarray,
     initial_xy_m: np.ndarray,
-) -> np.ndarray:
+) -> np.ndarray | None:
     """(3,) centre in the target frame of the axis-aligned box of ``extent_m`` standing on z = ``plane_z_m``.
+
+    None when the geometry admits no fit (a corner at or behind the camera, a plane seen edge-on).
 
     Args:
         box_px: detected (x1, y1, x2, y2) in the colour image.
@@ -62,6 +64,8 @@ def fit_resting_box(
     chosen: tuple[int, ...] = ()
     for _ in range(_MAX_ROUNDS):
         p = c + a * xy[0] + b * xy[1]  # (8, 3)
+        if not (p[:, 2] > 1e-6).all():
+            return None
         uv = np.stack([K.fx_px * p[:, 0] / p[:, 2] + K.cx_px, K.fy_px * p[:, 1] / p[:, 2] + K.cy_px], axis=1)
         corners = tuple(int(pick(uv[:, axis])) for _, _, _, axis, pick in edges)
         if corners == chosen:
@@ -74,5 +78,10 @@ def fit_resting_box(
             d = obs - pp
             A[row] = w * np.array([d * a[2] - f * a[axis], d * b[2] - f * b[axis]])
             rhs[row] = -w * (d * c[k, 2] - f * c[k, axis])
-        xy = np.linalg.lstsq(A, rhs, rcond=None)[0]
+        try:
+            xy = np.linalg.lstsq(A, rhs, rcond=None)[0]
+        except np.linalg.LinAlgError:
+            return None
+        if not np.isfinite(xy).all():
+            return None
     return np.array([xy[0], xy[1], z_c])
