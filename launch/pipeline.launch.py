@@ -122,7 +122,10 @@ def pipeline(context: LaunchContext, *args: Any, **kwargs: Any) -> list:
         actions += [
             Node(
                 package=PACKAGE, executable="policy", name="policy", output="screen",
-                parameters=[os.path.join(config, "policy.yaml"), *extra, {"use_sim_time": use_sim_time}],
+                parameters=[
+                    os.path.join(config, "policy.yaml"), *extra,
+                    {"use_sim_time": use_sim_time, "tick_on_tracks": flag(context, "tick_on_tracks")},
+                ],
             ),
             Node(
                 package=PACKAGE, executable="commander", name="commander", output="screen",
@@ -153,6 +156,9 @@ def generate_launch_description() -> LaunchDescription:
                               description="publish base_link → camera optical frame from the extrinsics"),
         DeclareLaunchArgument("overrides", default_value="",
                               description="params file layered last onto every process ('' = none)"),
+        DeclareLaunchArgument("tick_on_tracks", default_value="false",
+                              description="policy: one tick per tracks message, not per timer period (a "
+                                          "lock-step sim holds sim time until each frame's command)"),
         DeclareLaunchArgument("latency_end", default_value="command", choices=["command", "tracks"],
                               description="where the latency monitor ends a frame: command or tracks"),
         OpaqueFunction(function=pipeline),

@@ -9,7 +9,12 @@ runs on sim time. ``scripted_pick:=true`` replaces the policy and the commander 
 latency monitor, camera → command) runs in both cases; see pipeline.launch.py.
 
 In ``lockstep`` the sim waits up to ``lockstep_timeout_s`` per frame for that frame's trail on
-``/visuomotor/frame_trail``; the scripted pick sends one per frame, the commander one per accepted chunk.
+``/visuomotor/frame_trail``; the scripted pick sends one per frame, the commander one per chunk. Sim time
+then stands still between frames, so give the policy ``lockstep_policy:=true`` (it ticks on each tracks
+message instead of its sim-time timer) and run the camera at the policy's 10 Hz (a frame the policy skips
+gets no command, and the sim waits out its timeout) — what ``scripts/demo.sh`` does:
+
+    ros2 launch visuomotor_ros sim.launch.py clock_mode:=lockstep lockstep_policy:=true camera_rate_hz:=10.0
 
 Without ROS 2's launch tools (a pip-only install) the demo starts the same executables: ``scripts/demo.sh``.
 """
@@ -38,6 +43,12 @@ def generate_launch_description() -> LaunchDescription:
                               description="realtime: sim time paced to the wall clock; lockstep: one camera "
                                           "period per frame, waiting for the frame's trail"),
         DeclareLaunchArgument("seed", default_value="0", description="scene seed"),
+        DeclareLaunchArgument("camera_rate_hz", default_value="30.0",
+                              description="camera (and frame) rate of the sim; 10 = the policy's rate, for "
+                                          "lock-step"),
+        DeclareLaunchArgument("lockstep_policy", default_value="false",
+                              description="policy ticks on each tracks message: set true with "
+                                          "clock_mode:=lockstep (sim time waits for each frame's command)"),
         DeclareLaunchArgument("scripted_pick", default_value="false",
                               description="true: the scripted expert instead of the policy + commander"),
         DeclareLaunchArgument("target", default_value="red_cube",
@@ -49,6 +60,7 @@ def generate_launch_description() -> LaunchDescription:
             parameters=[
                 os.path.join(config, "sim.yaml"),
                 {"clock_mode": ParameterValue(LaunchConfiguration("clock_mode"), value_type=str),
+                 "publish_rate_hz": ParameterValue(LaunchConfiguration("camera_rate_hz"), value_type=float),
                  "seed": ParameterValue(LaunchConfiguration("seed"), value_type=int)},
             ],
         ),
@@ -60,6 +72,7 @@ def generate_launch_description() -> LaunchDescription:
                 "dry_run": LaunchConfiguration("dry_run"),
                 "extrinsics": "extrinsics/sim.yaml",
                 "latency_end": "command",
+                "tick_on_tracks": LaunchConfiguration("lockstep_policy"),
             }.items(),
         ),
         Node(

@@ -115,6 +115,10 @@ class PolicyNode(Node):
         age_s = (self.get_clock().now().nanoseconds - stamp) * 1e-9
         if stamp == self._used_stamp or age_s > self._p["max_tracks_age_s"]:
             return  # nothing new: the commander's watchdog holds if this lasts
+        if self._p["tick_on_tracks"] and self._used_stamp >= 0 and (
+            stamp - self._used_stamp < 0.9 * self._config.control_period_s * 1e9
+        ):
+            return  # frames faster than the control rate: the ensembler counts one tick per period
         start = time.monotonic_ns()
         try:
             frame_tracks = [track_from_msg(t, tracks.header.frame_id) for t in tracks.tracks]

@@ -100,11 +100,19 @@ def test_nodes_params_and_arguments_check_out(name: str, arguments: dict[str, st
     assert problems(run) == []
 
 
+def test_sim_in_lockstep_paces_the_policy_by_frames() -> None:
+    run = launch("sim.launch.py", clock_mode="lockstep", lockstep_policy="true", camera_rate_hz="10.0")
+    assert run.node("sim").inline()["publish_rate_hz"] == 10.0
+    assert run.node("policy").inline()["tick_on_tracks"] is True
+    assert problems(run) == []
+
+
 def test_sim_runs_the_closed_loop_on_sim_time() -> None:
     run = launch("sim.launch.py")
     assert own(run) == {"sim", *PIPELINE}
     sim = run.node("sim")
-    assert sim.inline() == {"clock_mode": "realtime", "seed": 0}
+    assert sim.inline() == {"clock_mode": "realtime", "seed": 0, "publish_rate_hz": 30.0}
+    assert run.node("policy").inline()["tick_on_tracks"] is False
     assert "use_sim_time" not in sim.inline()  # the sim is the clock
     for exe in PIPELINE:
         assert run.node(exe).inline()["use_sim_time"] is True
@@ -121,7 +129,7 @@ def test_sim_scripted_pick_replaces_policy_and_commander() -> None:
     run = launch("sim.launch.py", scripted_pick="true", target="blue_cube", clock_mode="lockstep", seed="3")
     assert own(run) == {"sim", "perception", "scripted_pick"}
     assert run.node("scripted_pick").inline() == {"use_sim_time": True, "target_class": "blue_cube"}
-    assert run.node("sim").inline() == {"clock_mode": "lockstep", "seed": 3}
+    assert run.node("sim").inline() == {"clock_mode": "lockstep", "seed": 3, "publish_rate_hz": 30.0}
     with pytest.raises(ValueError, match="clock_mode:='fast' is not one of"):
         launch("sim.launch.py", clock_mode="fast")
 
