@@ -231,6 +231,16 @@ def test_independent_realsense_style_bag_replays_to_tracks(tmp_path: Path) -> No
     for t in confirmed:
         if t.class_name.endswith("_cube"):
             assert np.linalg.norm(np.subtract(t.position_m, truth[t.class_name])) < 0.02, t
+    # ... and evaluates with the same command as our own bags: what it lacks is "not available".
+    from visuomotor.cli import main as cli_main
+
+    report_dir = tmp_path / "report"
+    assert cli_main(["eval", str(path), "--report", str(report_dir), "--no-progress"]) == 0
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["run"]["frames"] == 12 and report["run"]["dropped_frames"] == 0
+    assert report["latency"]["offline"]["available"]
+    assert not report["detection"]["available"] and not report["tracking"]["available"]
+    assert (report_dir / "index.html").is_file() and (report_dir / "trace.json").is_file()
 
 
 def test_partial_bags_replay_what_they_hold(tmp_path: Path) -> None:
