@@ -16,3 +16,19 @@ def pytest_configure() -> None:
     os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(ROOT / "config" / "fastdds.xml"))
     os.environ.setdefault("MUJOCO_GL", "egl")
     os.environ.setdefault("RCUTILS_LOGGING_BUFFERED_STREAM", "1")
+    _import_torch_first()
+
+
+def _import_torch_first() -> None:
+    """With the training extras installed, import torch before any test touches MuJoCo or onnxruntime.
+
+    The CUDA build of torch (its triton, which torch loads lazily) segfaults when first imported after
+    MuJoCo's EGL context and an onnxruntime session exist in the process (seen with the closed-loop test
+    before the training tests); imported first, all work. Without the extras this does nothing (CI).
+    """
+    import importlib
+    import importlib.util
+
+    for name in ("torch", "triton"):
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)

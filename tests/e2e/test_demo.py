@@ -1,8 +1,8 @@
 """The README's demo, end to end, each node in its own process on a real DDS graph.
 
 Closed loop (the default): sim (lock-step, 10 Hz camera) → perception (ONNX detector, localiser, tracker)
-→ ACT policy → commander (IK + safety) → the sim's trajectory controller; the red cube must end in the
-bin. Scripted: the ground-truth pick of issue 2, still available with ``--mode scripted``.
+→ ACT policy → commander (IK + safety) → the sim's trajectory controller; two cubes must end in the bin,
+the arm going home between the picks. Scripted: the ground-truth pick, still there with ``--mode scripted``.
 """
 
 from __future__ import annotations
@@ -37,11 +37,15 @@ def _check_figures(out: Path) -> None:
 
 def test_closed_loop_demo_places_the_cube_and_reports_camera_to_command_latency(tmp_path: Path) -> None:
     out, bag = tmp_path / "demo", tmp_path / "bag"
-    run = _run_demo(out, "--record", str(bag))
+    run = _run_demo(out, "--record", str(bag), "--cubes", "2")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "closed loop (perception → ACT → commander) of one red_cube: SUCCESS" in run.stdout
+    assert "closed loop (perception → ACT → commander) of 2 cubes: SUCCESS" in run.stdout
     result = json.loads((out / "result.json").read_text())
-    assert result["success"] is True and result["mode"] == "closed_loop"
+    assert result["success"] is True and result["mode"] == "closed_loop" and result["cubes"] == 2
+    # Two picks with the move home between them (the policy node logs its phases).
+    policy_log = (out / "policy.log").read_text()
+    for phase in ("home (1 placed)", "pick (1 placed)", "home (2 placed)"):
+        assert phase in policy_log, phase
     latency = json.loads((out / "latency.json").read_text())
     # Every stage from the sim's render to the commander, in order, for each frame that reached a command.
     assert list(latency["stages"]) == ["render", "encode", "detect.pre", "detect.infer", "detect.post",

@@ -60,7 +60,8 @@ class DemoObserver(Node):
         self.truth: SimGroundTruth | None = None
         self.status: list[str] = []
         self.in_bin_since: float | None = None
-        self.target_class = ""
+        self.target_class = ""  # "" = not watching (scripted mode reports itself)
+        self.cubes = 1
         self.create_subscription(Image, "/camera/camera/color/image_raw", self._on_image, SENSOR)
         self.create_subscription(SimGroundTruth, "/sim/ground_truth", self._on_truth, STATE)
         self.create_subscription(String, "/scripted_pick/status", self._on_status, LATCHED)
@@ -75,7 +76,7 @@ class DemoObserver(Node):
     def _on_truth(self, msg: SimGroundTruth) -> None:
         with self.lock:
             self.truth = msg
-            placed = released_in_bin(msg, self.target_class) if self.target_class else False
+            placed = bool(self.target_class) and released_in_bin(msg, self.target_class) >= self.cubes
             if not placed:
                 self.in_bin_since = None
             elif self.in_bin_since is None:
@@ -94,12 +95,14 @@ class DemoObserver(Node):
         print(f"  pick: {msg.data}", flush=True)
 
 
-def released_in_bin(truth: SimGroundTruth, target_class: str) -> bool:
-    """A cube of ``target_class`` lies inside the bin and the TCP is ≥ 5 cm above it (let go)."""
-    objects = {o.class_name: o for o in truth.objects}
-    bin_msg, cube = objects.get("bin"), objects.get(target_class)
-    if bin_msg is None or cube is None:
-        return False
+def released_in_bin(truth: SimGroundTruth, target_class: str) -> int:
+    """How many cubes of ``target_class`` (any cube class for ``any``) lie inside the bin with the TCP
+    ≥ 5 cm above them all (let go)."""
+    bin_msg = next((o for o in truth.objects if o.class_name == "bin"), None)
+    cubes = [o for o in truth.objects if o.class_name != "bin"
+             and (target_class == "any" or o.class_name == target_class)]
+    if bin_msg is None or not cubes:
+        return 0
 
     def state(o: object) -> ObjectState:
         p = o.pose.position  # type: ignore[attr-defined]
@@ -108,9 +111,11 @@ def released_in_bin(truth: SimGroundTruth, target_class: str) -> bool:
         return ObjectState(o.name, o.class_name, o.size_m, np.array([e.x, e.y, e.z]),  # type: ignore[attr-defined]
                            np.array([p.x, p.y, p.z]), np.array([q.w, q.x, q.y, q.z]))
 
-    cube_state = state(cube)
-    above = truth.tcp_pose.position.z - cube_state.position_m[2] >= 0.05
-    return above and cube_in_bin(cube_state, state(bin_msg))
+    bin_state = state(bin_msg)
+    placed = [c for c in map(state, cubes) if cube_in_bin(c, bin_state)]
+    if any(truth.tcp_pose.position.z - c.position_m[2] < 0.05 for c in placed):
+        return 0  # still holding (or just over) one of them
+    return len(placed)
 
 
 def write_figure(path: Path, frame: np.ndarray, summary: LatencySummary, title: str) -> None:
@@ -144,12 +149,16 @@ def main(argv: list[str] | None = None) -> int:
                          "the policy on its 10 Hz timer (default: lock-step at 10 Hz, machine-independent)")
     ap.add_argument("--timeout", type=float, default=120.0, help="give up after this many wall seconds")
     ap.add_argument("--seed", type=int, default=0, help="scene seed")
-    ap.add_argument("--target", default="red_cube", help="class of the cube to pick")
+    ap.add_argument("--target", default="red_cube", help="class of the cube to pick (any: the nearest)")
+    ap.add_argument("--cubes", type=int, default=1,
+                    help="closed loop: cubes to place, nearest first, moving home between picks (target any)")
     ap.add_argument("--out", type=Path, default=None, help="results folder (default results/demo-<time>)")
     ap.add_argument("--record", type=Path, default=None,
                     help="also record camera, joints, ground truth and every pipeline output to this "
                          "new bag directory (config/recorder.yaml topics; then `visuomotor eval BAG`)")
     args = ap.parse_args(argv)
+    if args.cubes < 1:
+        ap.error("--cubes must be ≥ 1")
 
     root = Path(os.environ.get("VISUOMOTOR_ROOT", Path.cwd()))
     out = args.out or root / "results" / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
@@ -160,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     # The observer first: if it cannot start, no node process is left behind.
     rclpy.init()
     observer = DemoObserver()
-    observer.target_class = args.target if args.mode == "closed_loop" else ""
+    target = "any" if args.cubes > 1 else args.target
+    observer.target_class = target if args.mode == "closed_loop" else ""
+    observer.cubes = args.cubes
     lockstep = {"seed": args.seed, "publish_rate_hz": CLOSED_LOOP_CAMERA_HZ, "clock_mode": "lockstep"}
     closed_loop_sim = {"seed": args.seed} if args.realtime else lockstep
     procs = [NodeProcess("sim", closed_loop_sim if args.mode == "closed_loop" else {"seed": args.seed},
@@ -171,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             NodeProcess("perception", {"latency_monitor:print_table": False},
                         params_files=[config / f for f in PERCEPTION_FILES], log_path=out / "perception.log"),
             NodeProcess("policy",
-                        {**sim_time, "target_class": args.target, "tick_on_tracks": not args.realtime},
+                        {**sim_time, "target_class": target, "max_picks": args.cubes,
+                         "tick_on_tracks": not args.realtime},
                         params_files=[config / "policy.yaml"], log_path=out / "policy.log"),
             NodeProcess("commander", sim_time, params_files=[config / "safety.yaml"],
                         log_path=out / "commander.log"),
@@ -229,18 +241,19 @@ def main(argv: list[str] | None = None) -> int:
         summary = LatencySummary.from_dict(json.loads(latency_path.read_text()))
     (out / "result.json").write_text(json.dumps(
         {"success": success, "result": result, "wall_s": round(wall_s, 2), "seed": args.seed,
-         "target_class": args.target, "mode": args.mode, "status": status}, indent=2))
+         "target_class": target, "cubes": args.cubes, "mode": args.mode, "status": status}, indent=2))
     print()
     if summary is not None:
         print(summary.format_table())
     what = "closed loop (perception → ACT → commander)" if args.mode == "closed_loop" else "scripted pick"
-    print(f"\n{what} of one {args.target}: {'SUCCESS' if success else 'FAILED'} ({result}) in {wall_s:.1f} s")
+    task = f"one {args.target}" if args.cubes == 1 else f"{args.cubes} cubes"
+    print(f"\n{what} of {task}: {'SUCCESS' if success else 'FAILED'} ({result}) in {wall_s:.1f} s")
     if frame is not None and summary is not None:
         import matplotlib.pyplot as plt
 
         plt.imsave(out / "camera.png", frame)
         write_figure(out / "demo.png", frame, summary,
-                     f"{what} of one {args.target}: {'success' if success else result}")
+                     f"{what} of {task}: {'success' if success else result}")
         print(f"figure: {out / 'demo.png'}")
     return 0 if success else 1
 

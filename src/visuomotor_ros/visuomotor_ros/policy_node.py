@@ -1,12 +1,13 @@
 """policy: tracks + joint states → ACT action chunks (k TCP poses + gripper in base_link) at the control rate.
 
 The ACT model runs through ONNX Runtime only (the core's ``ActOnnxPolicy``). On each control tick the
-newest tracks give the target cube (by class or track id, sticky while tracked; the TCP's position while
-it is grasped and hidden in the fingers, ``GraspedTarget``) and the bin; with the joints and the gripper
-they form the observation. The published chunk is the temporally ensembled plan (``select_chunk``), its
-first ``chunk_publish_steps`` rows. The chunk keeps the tracks' camera stamp and extends
-their trail with ``policy``; the commander turns it into joint commands. No fresh tracks, no target or an
-invalid model output → no chunk (the commander's staleness watchdog then holds the arm).
+newest tracks give the target cube (by class or track id, sticky while tracked, never one already in the
+bin; the TCP's position while it is grasped and hidden in the fingers, ``GraspedTarget``) and the bin;
+with the joints and the gripper they form the observation. After a cube is let go over the bin the arm
+moves home before the next pick (``PickCycle``; ``max_picks`` ends the task). The published chunk is the
+temporally ensembled plan (``select_chunk``), its first ``chunk_publish_steps`` rows. The chunk keeps the
+tracks' camera stamp and extends their trail with ``policy``; the commander turns it into joint commands.
+No fresh tracks, no target or an invalid model output → no chunk (the commander's watchdog then holds).
 """
 
 from __future__ import annotations
@@ -22,14 +23,8 @@ from sensor_msgs.msg import JointState
 from visuomotor.errors import VisuomotorError
 from visuomotor.kinematics import UR10E_JOINT_NAMES, Ur10eKinematics
 from visuomotor.latency import StageTiming
-from visuomotor.policy import (
-    ActOnnxPolicy,
-    GraspedTarget,
-    PolicyConfig,
-    TargetSelector,
-    build_observation,
-    pose_from_action,
-)
+from visuomotor.policy import ActOnnxPolicy, PolicyConfig, pose_from_action
+from visuomotor.policy.cycle import DONE, PickCycle
 from visuomotor_interfaces.msg import ActionChunk, ActionStep, TrackArray
 from visuomotor_ros.convert import (
     matrix_to_pose,
@@ -69,11 +64,11 @@ class PolicyNode(Node):
         values["model_path"] = str(resolve_config_path(values["model_path"], kind="model"))
         self._config = PolicyConfig.from_flat(values)
         self._policy = ActOnnxPolicy.from_config(self._config)
-        self._selector = TargetSelector(self._config)
-        self._grasp = GraspedTarget(self._config)
         T_flange_tcp = np.eye(4)
         T_flange_tcp[2, 3] = p["tool_offset_z_m"]
         self._kin = Ur10eKinematics(T_flange_tcp=T_flange_tcp)
+        self._cycle = PickCycle(self._policy, self._config, self._kin)
+        self._phase = self._cycle.phase
         self._p = p
         self._lock = threading.Lock()
         self._tracks: TrackArray | None = None
@@ -122,15 +117,16 @@ class PolicyNode(Node):
         start = time.monotonic_ns()
         try:
             frame_tracks = [track_from_msg(t, tracks.header.frame_id) for t in tracks.tracks]
-            p_tcp = self._kin.forward(q)[:3, 3]
-            target, bin_track = self._selector.update(frame_tracks, p_tcp)
-            p_target = self._grasp.position(target, p_tcp, gripper, stamp)
-            if p_target is None or bin_track is None:
-                self.get_logger().warning("no target or bin track yet: no chunk", throttle_duration_sec=2.0)
+            step = self._cycle.step(frame_tracks, q, gripper, stamp)
+            if step.phase != self._phase:
+                self.get_logger().info(f"{step.phase} ({step.placed} placed)")
+                self._phase = step.phase
+            if step.actions is None:
+                if step.phase != DONE:
+                    self.get_logger().warning("no target or bin track: no chunk", throttle_duration_sec=2.0)
                 return
-            obs = build_observation(q, gripper, p_target, bin_track.position_m)
-            actions = self._policy.select_chunk(obs)[: self._config.chunk_publish_steps]
-            steps = [pose_from_action(a) for a in actions]
+            steps = [pose_from_action(a) for a in step.actions]
+            target = step.target
         except VisuomotorError as err:
             self.get_logger().error(f"no chunk this tick: {err}", throttle_duration_sec=1.0)
             return

@@ -43,6 +43,26 @@ def test_three_episodes_place_their_cube_with_perception_in_the_loop(loop: SimCl
     assert all(v["p50_ms"] > 0 for v in result.latency_ms.values())
 
 
+def test_two_cubes_in_a_row_with_a_move_home_between(loop: SimClosedLoop) -> None:
+    """target any, max_picks 2: the nearest cube, home, the next one; both end in the bin."""
+    from dataclasses import replace
+
+    loop.cycle.config = replace(loop.cycle.config, max_picks=2)
+    try:
+        loop.reset(EVAL_SEED, "any")
+        phases = []
+        for _ in range(500):
+            loop.tick()
+            phases.append(loop.cycle.phase)
+            if loop.cycle.phase == "done":
+                break
+        assert loop.cycle.placed == 2 and loop.cubes_in_bin() == 2
+        assert "home" in phases and phases[-1] == "done"
+        assert loop.monitor.violations == []
+    finally:
+        loop.cycle.config = loop.config.policy
+
+
 def test_config_dir_reads_every_stage_and_names_a_missing_file(tmp_path: Path) -> None:
     config = ClosedLoopConfig.from_config_dir(ROOT / "config")
     assert Path(config.policy.model_path).is_file() and Path(config.detector.model_path).is_file()

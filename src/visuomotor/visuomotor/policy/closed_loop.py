@@ -32,11 +32,11 @@ from visuomotor.geometry import Localiser, LocaliserConfig, load_extrinsics
 from visuomotor.kinematics import Ur10eKinematics
 from visuomotor.latency import percentile_ms
 from visuomotor.policy.configuration import PolicyConfig
+from visuomotor.policy.cycle import PickCycle
 from visuomotor.policy.evaluation import EpisodeResult, EvalResult, summarise
-from visuomotor.policy.observation import ACTION_LAYOUT, build_observation, pose_from_action
+from visuomotor.policy.observation import ACTION_LAYOUT, pose_from_action
 from visuomotor.policy.runtime import ActOnnxPolicy
 from visuomotor.policy.sim_env import cube_in_bin
-from visuomotor.policy.targets import GraspedTarget, TargetSelector
 from visuomotor.sim import SimConfig, SimWorld
 from visuomotor.tracking import HungarianTracker, TrackerConfig
 
@@ -136,21 +136,20 @@ class SimClosedLoop:
         self.commander = Commander(config.safety, T_flange_tcp=tool)
         self.monitor = StateMonitor(config.safety, T_flange_tcp=tool)
         self.tracker = HungarianTracker(config.tracker)
-        self.selector = TargetSelector(config.policy)
-        self.grasp = GraspedTarget(config.policy)
+        self.cycle = PickCycle(self.policy, config.policy, self.kinematics)
         self.target_index = 0
         self._last_chunk_ns: int | None = None
 
-    def reset(self, seed: int) -> None:
-        """New scene from ``seed``; the target is a random cube of it (seeded), picked by its class."""
+    def reset(self, seed: int, target_class: str | None = None) -> None:
+        """New scene from ``seed``; the target is a random cube of it (seeded), picked by its class —
+        or every cube of ``target_class`` (``any``: all of them, nearest first, up to ``max_picks``)."""
         self.world.reset(seed)
         n_cubes = len(self.world.objects()) - 1
         self.target_index = int(np.random.default_rng([seed, 7]).integers(n_cubes))
-        target_class = self.world.objects()[self.target_index].class_name
-        self.selector = TargetSelector(replace(self.config.policy, target_class=target_class))
+        if target_class is None:
+            target_class = self.world.objects()[self.target_index].class_name
+        self.cycle.reset(target_class)
         self.tracker = HungarianTracker(self.config.tracker)
-        self.grasp.reset()
-        self.policy.reset()
         self.commander.reset()
         self.monitor.reset()
         self._last_chunk_ns = None
@@ -159,6 +158,11 @@ class SimClosedLoop:
         """The target cube lies inside the bin."""
         objects = self.world.objects()
         return cube_in_bin(objects[self.target_index], objects[-1])
+
+    def cubes_in_bin(self) -> int:
+        """How many cubes lie inside the bin."""
+        objects = self.world.objects()
+        return sum(cube_in_bin(o, objects[-1]) for o in objects[:-1])
 
     def tick(self) -> Tick:
         """Perceive, decide, command, then run the physics for one control period."""
@@ -174,14 +178,7 @@ class SimClosedLoop:
         tracks = self.tracker.update(objects, now_ns)
         t.append(time.perf_counter_ns())
         q, qd = w.joint_positions(), w.joint_velocities()
-        p_tcp = self.kinematics.forward(q)[:3, 3]
-        closure = w.gripper_closure()
-        target, bin_track = self.selector.update(tracks, p_tcp)
-        p_target = self.grasp.position(target, p_tcp, closure, now_ns)
-        chunk = None
-        if p_target is not None and bin_track is not None:
-            obs = build_observation(q, closure, p_target, bin_track.position_m)
-            chunk = self.policy.select_chunk(obs)[: self.config.policy.chunk_publish_steps]
+        chunk = self.cycle.step(tracks, q, w.gripper_closure(), now_ns).actions
         t.append(time.perf_counter_ns())
         if chunk is not None:
             poses = np.stack([pose_from_action(a)[0] for a in chunk])

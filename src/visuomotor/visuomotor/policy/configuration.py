@@ -172,6 +172,12 @@ class PolicyConfig:
             at its last fresh position for this long (cubes do not move by themselves).
         occlusion_radius_m: fresh matches of the target taken with the TCP this close do not move it (the
             fingers covering part of the cube shift its box by 1–2 cm).
+        bin_half_size_m: half the bin's outer width: cubes whose centre lies this close to the bin's (in
+            x and y) are already placed and are never chosen as a target.
+        home_joint_positions_rad: where the arm waits between picks (the demos start there, so the policy
+            is in its training distribution only from near it); the TCP pose is its forward kinematics.
+        home_speed_m_s: TCP speed of the move home after a placed cube.
+        max_picks: cubes to place before stopping (0 = while any cube is left outside the bin).
     """
 
     model_path: str = "models/act_pick.onnx"
@@ -191,6 +197,10 @@ class PolicyConfig:
     grasp_radius_m: float = 0.05
     target_memory_s: float = 3.0
     occlusion_radius_m: float = 0.2
+    bin_half_size_m: float = 0.15
+    home_joint_positions_rad: tuple[float, ...] = (-0.4, -2.2, 2.1, -1.47, -1.5708, 0.0)
+    home_speed_m_s: float = 0.25
+    max_picks: int = 0
 
     def __post_init__(self) -> None:
         owner = "policy"
@@ -200,6 +210,19 @@ class PolicyConfig:
         _unit(owner, "grasp_radius_m", self.grasp_radius_m, 0.0, 1.0)
         _unit(owner, "target_memory_s", self.target_memory_s, 0.0, 60.0)
         _unit(owner, "occlusion_radius_m", self.occlusion_radius_m, 0.0, 2.0)
+        _unit(owner, "bin_half_size_m", self.bin_half_size_m, 0.0, 2.0)
+        _unit(owner, "home_speed_m_s", self.home_speed_m_s, 0.01, 1.0)
+        if len(self.home_joint_positions_rad) != 6 or not all(
+            math.isfinite(v) for v in self.home_joint_positions_rad
+        ):
+            raise ConfigError(
+                f"{owner}.home_joint_positions_rad must be 6 finite joint angles (rad), got "
+                f"{list(self.home_joint_positions_rad)}"
+            )
+        if isinstance(self.max_picks, bool) or not isinstance(self.max_picks, int) or self.max_picks < 0:
+            raise ConfigError(
+                f"{owner}.max_picks must be an integer ≥ 0 (0 = no limit), got {self.max_picks!r}"
+            )
         if self.grasp_closure_min >= self.grasp_closure_max:
             raise ConfigError(
                 f"{owner}.grasp_closure_min ({self.grasp_closure_min}) must be below grasp_closure_max "

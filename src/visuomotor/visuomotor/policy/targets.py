@@ -3,8 +3,8 @@
 ``TargetSelector`` picks a target once per episode and then sticks to its track id while the tracker keeps
 it (a cube in the gripper is often occluded: its track goes LOST and coasts, which is what the policy
 needs). Choice, in order: ``target_track_id`` if ≥ 0; else confirmed tracks of ``target_class`` (any cube
-class for ``any``), nearest to the TCP. The bin is the confirmed (else any) ``bin_class`` track with the
-most hits. All positions in base_link.
+class for ``any``) not already in the bin, nearest to the TCP. The bin is the confirmed (else any)
+``bin_class`` track with the most hits. All positions in base_link.
 """
 
 from __future__ import annotations
@@ -46,13 +46,20 @@ class TargetSelector:
             p_base_link_tcp_m: (3,) current TCP position (nearest-cube choice).
         """
         by_id = {t.track_id: t for t in tracks}
-        target = by_id.get(self.target_id) if self.target_id is not None else None
-        if target is None:
-            target = self._choose(tracks, np.asarray(p_base_link_tcp_m, dtype=np.float64))
-            self.target_id = None if target is None else target.track_id
         bins = [t for t in tracks if t.class_name == self.config.bin_class]
         bin_track = max(bins, key=lambda t: (t.state == TrackState.CONFIRMED, t.hits), default=None)
+        target = by_id.get(self.target_id) if self.target_id is not None else None
+        if target is None:
+            placed = [] if bin_track is None else [t for t in tracks if self.in_bin(t, bin_track)]
+            free = [t for t in tracks if t not in placed]
+            target = self._choose(free, np.asarray(p_base_link_tcp_m, dtype=np.float64))
+            self.target_id = None if target is None else target.track_id
         return target, bin_track
+
+    def in_bin(self, track: Track, bin_track: Track) -> bool:
+        """The track's centre lies over the bin's footprint (a placed cube)."""
+        d = np.abs(np.subtract(track.position_m[:2], bin_track.position_m[:2]))
+        return bool((d <= self.config.bin_half_size_m).all())
 
     def _choose(self, tracks: Sequence[Track], p_tcp: np.ndarray) -> Track | None:
         cfg = self.config
