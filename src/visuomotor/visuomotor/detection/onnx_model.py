@@ -18,7 +18,7 @@ import onnxruntime as ort
 from visuomotor.detection.detector import DetectorConfig, DetectorError
 from visuomotor.detection.providers import create_session
 
-__all__ = ["OnnxModel", "parse_class_names"]
+__all__ = ["OnnxDetectorBase", "OnnxModel", "parse_class_names"]
 
 log = logging.getLogger(__name__)
 
@@ -182,3 +182,29 @@ def _input_hw(path: Path, shape: list[int | str | None], meta: dict[str, str]) -
         f"{path}: the input size is dynamic ({shape}) and the metadata has no valid 'imgsz'; export with a "
         "fixed imgsz (dynamic=False) or with ultralytics, which records imgsz"
     )
+
+
+class OnnxDetectorBase:
+    """What every ONNX detector exposes about its loaded model (``self._model``, set by the subclass)."""
+
+    _model: OnnxModel
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Class names from the model's metadata, indexed by ``Detection.class_id``."""
+        return self._model.class_names
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """Network input (height, width), pixels."""
+        return self._model.input_hw
+
+    @property
+    def provider(self) -> str:
+        """The execution provider running the model."""
+        return self._model.provider
+
+    @property
+    def model(self) -> OnnxModel:
+        """The loaded model (session, metadata)."""
+        return self._model

@@ -25,7 +25,7 @@ from visuomotor.detection.detector import (
     DetectorError,
     check_image,
 )
-from visuomotor.detection.onnx_model import OnnxModel
+from visuomotor.detection.onnx_model import OnnxDetectorBase, OnnxModel
 from visuomotor.detection.onnx_yolo import to_planes
 from visuomotor.interfaces import Detection
 
@@ -69,7 +69,7 @@ def decode_rtdetr(
     return boxes[valid], scores[keep][valid], classes[keep][valid]
 
 
-class OnnxRtDetrDetector:
+class OnnxRtDetrDetector(OnnxDetectorBase):
     """An ultralytics RT-DETR exported to ONNX, run with ONNX Runtime. Not thread-safe (one buffer).
 
     Args:
@@ -109,26 +109,6 @@ class OnnxRtDetrDetector:
                 f"classes (expected (1, queries, 6) or (1, queries, {4 + self._nc})); export an RT-DETR "
                 "with ultralytics (format=onnx) or set arch: yolo for a YOLO model"
             )
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        """Class names from the model's metadata, indexed by ``Detection.class_id``."""
-        return self._model.class_names
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        """Network input (height, width), pixels."""
-        return self._model.input_hw
-
-    @property
-    def provider(self) -> str:
-        """The execution provider running the model."""
-        return self._model.provider
-
-    @property
-    def model(self) -> OnnxModel:
-        """The loaded model (session, metadata)."""
-        return self._model
 
     def preprocess(self, image: np.ndarray, encoding: str = "rgb8") -> np.ndarray:
         """Stretch ``image`` to the (1, 3, H_in, W_in) RGB input tensor in [0, 1] (this detector's buffer).

@@ -26,7 +26,7 @@ from visuomotor.detection.detector import (
     DetectorError,
     check_image,
 )
-from visuomotor.detection.onnx_model import OnnxModel
+from visuomotor.detection.onnx_model import OnnxDetectorBase, OnnxModel
 from visuomotor.interfaces import Detection
 
 __all__ = [
@@ -210,7 +210,7 @@ def _nms_numpy(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_
     return np.asarray(keep, dtype=np.int64)
 
 
-class OnnxYoloDetector:
+class OnnxYoloDetector(OnnxDetectorBase):
     """An ultralytics YOLO detector exported to ONNX, run with ONNX Runtime.
 
     Accepts the classic head output (1, 4+nc, N) (cx, cy, w, h in input pixels, then class scores) and
@@ -262,26 +262,6 @@ class OnnxYoloDetector:
                 f"(expected {expected}); export a detect model with ultralytics (format=onnx), set arch to "
                 "match the model (rtdetr for RT-DETR), or fix the class names"
             )
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        """Class names from the model's metadata, indexed by ``Detection.class_id``."""
-        return self._model.class_names
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        """Network input (height, width), pixels."""
-        return self._model.input_hw
-
-    @property
-    def provider(self) -> str:
-        """The execution provider running the model."""
-        return self._model.provider
-
-    @property
-    def model(self) -> OnnxModel:
-        """The loaded model (session, metadata)."""
-        return self._model
 
     def preprocess(self, image: np.ndarray, encoding: str = "rgb8") -> tuple[np.ndarray, LetterboxParams]:
         """Letterbox ``image`` into the (1, 3, H_in, W_in) RGB input tensor, values in [0, 1].
