@@ -19,7 +19,7 @@ The same class runs in the ``policy`` node and in ``visuomotor eval policy``'s c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
@@ -94,8 +94,6 @@ class PickCycle:
         self._fresh_pick()
 
     def _fresh_pick(self) -> None:
-        from dataclasses import replace
-
         self.selector = TargetSelector(replace(self.config, target_class=self._target_class))
         self.grasp = GraspedTarget(self.config)
         self.policy.reset()
