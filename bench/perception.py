@@ -38,25 +38,16 @@ ROOT = Path(__file__).resolve().parents[1]
 def render_sequence(n: int, seed: int) -> tuple[list[np.ndarray], list[np.ndarray], Any, float]:
     """``n`` frames at 30 Hz of sim time while the expert picks the first cube; (rgb, depth_mm, K, dt)."""
     from visuomotor.sim import SimConfig, SimWorld
-    from visuomotor.sim.expert import ScriptedPick, to_phase_commands
+    from visuomotor.sim.expert import PickPlayback
 
     world = SimWorld(SimConfig())
     world.reset(seed)
-    cube = world.objects()[0]
-    bin_ = next(o for o in world.objects() if o.class_name == "bin")
-    phases = to_phase_commands(ScriptedPick().plan(
-        cube.position_m, 0.0, bin_.position_m, world.joint_positions(),
-        bin_height_m=float(bin_.extent_m[2]), cube_size_m=cube.size_m))
+    pick = PickPlayback(world)
     dt = 1.0 / 30.0
     steps = round(dt / world.model.opt.timestep)
     rgbs, depths = [], []
-    phase_end, k = 0.0, 0
     while len(rgbs) < n:
-        if world.time_s >= phase_end and k < len(phases):
-            world.set_gripper(phases[k].gripper)
-            world.follow_trajectory(phases[k].trajectory)
-            phase_end = world.time_s + phases[k].duration_s
-            k += 1
+        pick.advance()
         frame = world.render()
         rgbs.append(frame.rgb)
         depths.append(frame.depth_mm)
@@ -73,27 +64,24 @@ def stats(samples_ns: list[int]) -> dict[str, float]:
 
 def run_ours(model: Path, rgbs: list[np.ndarray], depths: list[np.ndarray], K: Any, dt: float) -> dict:
     from visuomotor.detection import DetectorConfig, make_detector
-    from visuomotor.geometry import Localiser, LocaliserConfig, load_extrinsics
-    from visuomotor.tracking import HungarianTracker, TrackerConfig
+    from visuomotor.geometry import LocaliserConfig, load_extrinsics
+    from visuomotor.perception import PerceptionFrame, PerceptionPipeline
+    from visuomotor.tracking import TrackerConfig
 
     detector = make_detector(DetectorConfig(model_path=str(model)))
-    localiser = Localiser(LocaliserConfig(), K, load_extrinsics(ROOT / "config" / "extrinsics" / "sim.yaml"))
-    tracker = HungarianTracker(TrackerConfig())
+    pipeline = PerceptionPipeline(detector, LocaliserConfig(), TrackerConfig(),
+                                  load_extrinsics(ROOT / "config" / "extrinsics" / "sim.yaml"))
     series: dict[str, list[int]] = {k: [] for k in ("pre", "infer", "post", "localise", "track", "total",
                                                      "non_inference")}
     for i, (rgb, depth) in enumerate(zip(rgbs, depths, strict=True)):
         t0 = time.monotonic_ns()
-        result = detector.detect(rgb, "rgb8")
-        t1 = time.monotonic_ns()
-        objects = localiser.localise(result.detections, depth).objects  # 16UC1 as it comes
-        t2 = time.monotonic_ns()
-        tracker.update(objects, round(i * dt * 1e9))
-        t3 = time.monotonic_ns()
-        # Call overhead of detect() beyond its three measured steps counts as post-processing.
-        post = (t1 - t0) - result.pre_ns - result.infer_ns
-        for key, value in (("pre", result.pre_ns), ("infer", result.infer_ns), ("post", post),
-                           ("localise", t2 - t1), ("track", t3 - t2), ("total", t3 - t0),
-                           ("non_inference", (t3 - t0) - result.infer_ns)):
+        out = pipeline.process(PerceptionFrame(round(i * dt * 1e9), rgb, "rgb8", depth, "16UC1", K))
+        total = time.monotonic_ns() - t0
+        stage = {s.stage: s.duration_ns for s in out.trail.timings}
+        for key, value in (("pre", stage["detect.pre"]), ("infer", stage["detect.infer"]),
+                           ("post", stage["detect.post"]), ("localise", stage["localise"]),
+                           ("track", stage["track"]), ("total", total),
+                           ("non_inference", total - stage["detect.infer"])):
             series[key].append(value)
     return {"provider": detector.provider, "input_size": list(detector.input_size),
             **{k: stats(v) for k, v in series.items()}}
@@ -158,9 +146,8 @@ def run_ros(model: Path, rgbs: list[np.ndarray], depths: list[np.ndarray], K: An
     from visuomotor_ros.qos import SENSOR, STATE
 
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    files = [ROOT / "config" / f
-             for f in ("detector.yaml", "localiser.yaml", "tracker.yaml", "perception.yaml")]
-    params = {"detector:model_path": str(model), "latency_monitor:print_table": False}
+    files = [ROOT / "config" / "perception.yaml"]
+    params = {"perception:detector.model_path": str(model), "latency_monitor:print_table": False}
     proc = NodeProcess("perception", params, params_files=files,
                        log_path=ROOT / "results" / "bench" / "perception_node.log")
     ctx = Context()
@@ -233,7 +220,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--model", type=Path, default=ROOT / "models" / "detector_yolov8n.onnx")
+    ap.add_argument("--model", type=Path, default=ROOT / "models" / "detector_yolov8n_int8.onnx",
+                    help="ONNX detector (default: the shipped default, INT8)")
     ap.add_argument("--pt", type=Path, default=None, help="ultralytics weights (default: the model's .pt)")
     ap.add_argument("--no-ros", action="store_true", help="skip the pass through the ROS graph")
     ap.add_argument("--json", type=Path, default=ROOT / "results" / "bench" / "perception.json")
@@ -243,7 +231,8 @@ def main() -> int:
     args = ap.parse_args()
     if args.role == "ultralytics":
         return ultralytics_role(args.pt, args.imgsz, args.frames_npy, args.json)
-    pt = args.pt or args.model.with_suffix(".pt")
+    # The INT8 model is quantised from the FP32 export of the same .pt weights.
+    pt = args.pt or args.model.with_name(args.model.stem.removesuffix("_int8") + ".pt")
 
     print(f"rendering {args.frames} sim frames ...", flush=True)
     rgbs, depths, K, dt = render_sequence(args.frames, args.seed)

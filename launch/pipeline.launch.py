@@ -5,15 +5,16 @@
         [latency_end:=tracks]
 
 Processes:
-- ``perception``: detector + localiser + tracker + overlay + latency monitor composed in one process
-  (params: detector.yaml, localiser.yaml, tracker.yaml, perception.yaml). Its latency monitor measures camera
+- ``perception``: the pipeline node (detector → localiser → tracker in-process, reading detector.yaml,
+  localiser.yaml, tracker.yaml) + overlay + latency monitor composed in one process (params:
+  perception.yaml). Its latency monitor measures camera
   → command: ``config/latency_monitor.yaml`` is layered over perception.yaml's tracks-only ending unless
   ``latency_end:=tracks`` (no policy, no scripted pick publishing ``/visuomotor/frame_trail``).
 - ``policy`` (policy.yaml) and ``commander`` (safety.yaml), with ``control:=true``.
 - with ``camera_tf:=true``, a static ``base_link → camera_color_optical_frame`` transform from the same
   extrinsics file (a real or Gazebo camera; the MuJoCo sim has no TF consumers).
 
-``extrinsics`` (T_base_link_camera) goes to the localiser and the overlay as one resolved absolute path
+``extrinsics`` (T_base_link_camera) goes to the perception pipeline and the overlay as one resolved absolute path
 (node-targeted ``-p node:key:=value``: in the composed process an un-targeted parameter would reach every
 node and be rejected as unknown by the others). ``overrides`` is one more params file, one section per node
 name, layered last onto every process (e.g. ``robot.yaml``). Relative paths are looked up like the nodes do
@@ -107,14 +108,13 @@ def pipeline(context: LaunchContext, *args: Any, **kwargs: Any) -> list:
     if latency_end not in ("command", "tracks"):
         raise ValueError(f"launch argument latency_end:={latency_end!r}: expected command or tracks")
     monitor = [os.path.join(config, "latency_monitor.yaml")] if latency_end == "command" else []
-    perception_files = [os.path.join(config, f) for f in
-                        ("detector.yaml", "localiser.yaml", "tracker.yaml", "perception.yaml")]
+    perception_files = [os.path.join(config, "perception.yaml")]
     actions = [
         # No `name=`: launch_ros would pass `-r __node:=perception`, renaming every node in the process.
         Node(
             package=PACKAGE, executable="perception", output="screen",
             parameters=[*perception_files, *monitor, *extra, {"use_sim_time": use_sim_time}],
-            ros_arguments=["-p", f"localiser:extrinsics_file:={extrinsics}",
+            ros_arguments=["-p", f"perception:extrinsics_file:={extrinsics}",
                            "-p", f"overlay:extrinsics_file:={extrinsics}"],
         ),
     ]

@@ -1,7 +1,7 @@
 """The composed perception process on the sim's camera: tracks match the ground truth, bad input is survived.
 
-Real processes on a real DDS graph: the sim, and detector + localiser + tracker + monitor in one process
-with the shipped ONNX detector.
+Real processes on a real DDS graph: the sim, and the perception pipeline node (detector → localiser →
+tracker in-process) + monitor + overlay in one process with the shipped ONNX detector.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "detector_yolov8n.onnx"  # shipped with the repository
-PERCEPTION_FILES = [ROOT / "config" / f for f in ("detector.yaml", "localiser.yaml", "tracker.yaml",
-                                                  "perception.yaml")]
+PERCEPTION_FILES = [ROOT / "config" / "perception.yaml"]
 
 
 def _start(launch: Callable[..., NodeProcess], **detector: object) -> tuple[NodeProcess, NodeProcess]:
     sim = launch("sim", {"seed": 4}, params_files=[ROOT / "config" / "sim.yaml"])
-    params = {"detector:model_path": str(MODEL), **{f"detector:{k}": v for k, v in detector.items()}}
+    params = {"perception:detector.model_path": str(MODEL),
+              **{f"perception:detector.{k}": v for k, v in detector.items()}}
     perception = launch("perception", params, params_files=PERCEPTION_FILES)
     return sim, perception
 
@@ -88,7 +88,8 @@ def test_tracks_follow_the_ground_truth(probe: GraphProbe, launch: Callable[...,
 
 def test_bad_frames_are_skipped_and_logged(probe: GraphProbe, launch: Callable[..., NodeProcess]) -> None:
     """Wrong encoding, an empty image and colour/depth of different sizes: logged skips, no crash."""
-    perception = launch("perception", {"detector:model_path": str(MODEL)}, params_files=PERCEPTION_FILES)
+    perception = launch("perception", {"perception:detector.model_path": str(MODEL)},
+                        params_files=PERCEPTION_FILES)
     color = probe.node.create_publisher(Image, "/camera/camera/color/image_raw", SENSOR)
     depth = probe.node.create_publisher(Image, "/camera/camera/aligned_depth_to_color/image_raw", SENSOR)
     info = probe.node.create_publisher(CameraInfo, "/camera/camera/color/camera_info", SENSOR)

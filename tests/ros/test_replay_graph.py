@@ -34,9 +34,7 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "detector_yolov8n.onnx"
-PERCEPTION_FILES = [
-    ROOT / "config" / f for f in ("detector.yaml", "localiser.yaml", "tracker.yaml", "perception.yaml")
-]
+PERCEPTION_FILES = [ROOT / "config" / "perception.yaml"]
 CAMERA = [SIM_TOPICS["color"], SIM_TOPICS["depth"], SIM_TOPICS["color_info"]]
 
 
@@ -102,7 +100,7 @@ def test_graph_replay_tracks_match_the_offline_replay(
 
     probe.node.create_subscription(TrackArray, "/visuomotor/tracks", on_tracks, STATE)
     probe.node.create_subscription(Clock, "/clock", lambda m: clock.append(stamp_to_ns(m.clock)), CLOCK)
-    launch("perception", {"detector:model_path": str(MODEL)}, params_files=PERCEPTION_FILES)
+    launch("perception", {"perception:detector.model_path": str(MODEL)}, params_files=PERCEPTION_FILES)
     for topic in CAMERA:
         probe.wait_for_subscribers(topic, timeout_s=60)
     replay = launch(

@@ -47,7 +47,7 @@ __all__ = ["main", "released_in_bin", "write_figure"]
 #: Camera rate of the closed-loop demo = the policy's control rate (it ticks on each frame's tracks).
 CLOSED_LOOP_CAMERA_HZ = 10.0
 STATUS_TOPIC = "/visuomotor/status"
-PERCEPTION_FILES = ("detector.yaml", "localiser.yaml", "tracker.yaml", "perception.yaml")
+PERCEPTION_FILES = ("perception.yaml",)
 
 
 class DemoObserver(Node):

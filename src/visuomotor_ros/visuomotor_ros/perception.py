@@ -1,14 +1,14 @@
-"""perception: detector + localiser + tracker + latency monitor (+ overlay) composed in one process.
+"""perception: the perception pipeline node + latency monitor (+ overlay) composed in one process.
 
-Each node is the same class that runs alone (``detector``, ``localiser``, ``tracker``, ...); here they
-share one process, each spun by its own single-threaded executor in its own thread, so the detector's
-inference (which releases the GIL) never blocks the localiser and tracker callbacks. One executor per
-node rather than rclpy's MultiThreadedExecutor: measured on 300 sim frames at 30 Hz on 2 cores, the
-MultiThreadedExecutor's own overhead tracked only 143 frames. Parameters come from params files with one
-section per node name:
+``perception`` (:mod:`visuomotor_ros.perception_node`) runs detector → localiser → tracker in-process on
+the newest frame; the overlay and the latency monitor are the same classes that run alone. Each node is
+spun by its own single-threaded executor in its own thread, so the pipeline's subscriptions, the overlay
+and the monitor never wait for each other. One executor per node rather than rclpy's
+MultiThreadedExecutor: measured on 300 sim frames at 30 Hz on 2 cores, the MultiThreadedExecutor's own
+overhead tracked only 143 frames. Parameters come from params files with one section per node name (the
+pipeline reads config/detector.yaml, localiser.yaml and tracker.yaml itself):
 
-    perception --ros-args --params-file config/detector.yaml --params-file config/localiser.yaml \\
-        --params-file config/tracker.yaml --params-file config/perception.yaml
+    perception --ros-args --params-file config/perception.yaml
 """
 
 from __future__ import annotations
@@ -22,16 +22,13 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 from visuomotor.errors import VisuomotorError
-from visuomotor_ros.detector_node import DetectorNode
 from visuomotor_ros.latency_monitor import LatencyMonitorNode
-from visuomotor_ros.localiser_node import LocaliserNode
 from visuomotor_ros.overlay_node import OverlayNode
-from visuomotor_ros.tracker_node import TrackerNode
+from visuomotor_ros.perception_node import PerceptionNode
 
 __all__ = ["PERCEPTION_NODES", "main"]
 
-PERCEPTION_NODES: tuple[type[Node], ...] = (DetectorNode, LocaliserNode, TrackerNode, OverlayNode,
-                                            LatencyMonitorNode)
+PERCEPTION_NODES: tuple[type[Node], ...] = (PerceptionNode, OverlayNode, LatencyMonitorNode)
 
 
 def _spin(executor: SingleThreadedExecutor, failed: list[BaseException]) -> None:

@@ -118,11 +118,10 @@ def test_sim_runs_the_closed_loop_on_sim_time() -> None:
         assert run.node(exe).inline()["use_sim_time"] is True
     # The composed monitor measures camera → command: latency_monitor.yaml after perception.yaml.
     files = [Path(f).name for f in run.node("perception").files()]
-    assert files == ["detector.yaml", "localiser.yaml", "tracker.yaml", "perception.yaml",
-                     "latency_monitor.yaml"]
+    assert files == ["perception.yaml", "latency_monitor.yaml"]
     assert run.node("commander").inline()["dry_run"] is False
     sim_extrinsics = CONFIG / "extrinsics" / "sim.yaml"
-    assert extrinsics_args(run) == {"localiser": sim_extrinsics, "overlay": sim_extrinsics}
+    assert extrinsics_args(run) == {"perception": sim_extrinsics, "overlay": sim_extrinsics}
 
 
 def test_sim_scripted_pick_replaces_policy_and_commander() -> None:
@@ -158,7 +157,7 @@ def test_robot_starts_drivers_dry_run_and_the_calibrated_camera_tf() -> None:
 
     # One extrinsics file for the localiser, the overlay and /tf_static.
     path = CONFIG / "extrinsics" / "robot.yaml"
-    assert extrinsics_args(run) == {"localiser": path, "overlay": path}
+    assert extrinsics_args(run) == {"perception": path, "overlay": path}
     tf = run.node("static_transform_publisher")
     values = dict(zip(tf.arguments[::2], tf.arguments[1::2], strict=True))
     ext = load_extrinsics(path)
@@ -271,13 +270,13 @@ def test_a_stray_section_or_key_in_an_overrides_file_is_caught(tmp_path: Path) -
     overrides = tmp_path / "cell.yaml"
     overrides.write_text(yaml.safe_dump({
         "comander": {"ros__parameters": {"dry_run": True}},               # typo: reaches no node
-        "tracker": {"ros__parameters": {"gate_distance_mm": 150.0}},      # typo: unknown to the tracker
+        "perception": {"ros__parameters": {"tracker.gate_distance_mm": 150.0}},  # typo: unknown key
     }))
     with stand_ins():
         run = run_launch_file(LAUNCH_DIR / "pipeline.launch.py", {"overrides": str(overrides)})
     found = "\n".join(problems(run))
     assert "section(s) comander match no node" in found
-    assert "unknown parameter(s) gate_distance_mm" in found
+    assert "unknown parameter(s) tracker.gate_distance_mm" in found
 
 
 def test_an_undeclared_launch_argument_is_caught(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "FramePairer",
     "color_array",
     "depth_array_m",
+    "depth_image",
     "detect_camera_layout",
     "image_array",
     "intrinsics_from_camera_info",
@@ -189,15 +190,24 @@ def color_array(msg: object) -> tuple[np.ndarray, str]:
     return image_array(msg), encoding
 
 
-def depth_array_m(msg: object) -> tuple[np.ndarray, str]:
-    """(H, W) float32 metres (NaN = no data) and the source encoding; BagError for non-depth encodings."""
+def depth_image(msg: object) -> tuple[np.ndarray, str]:
+    """(H, W) depth as stored (uint16 mm or float32 m) and its encoding; BagError for non-depth encodings.
+
+    The perception pipeline takes it as it is (``visuomotor.perception.localiser_depth``).
+    """
     encoding = msg.encoding  # type: ignore[attr-defined]
     if encoding not in DEPTH_ENCODINGS:
         raise BagError(
             f"unsupported depth encoding {encoding!r}: expected 16UC1 (mm) or 32FC1 (m), as "
             "realsense2_camera publishes"
         )
-    return depth_to_metres(image_array(msg), encoding), encoding
+    return image_array(msg), encoding
+
+
+def depth_array_m(msg: object) -> tuple[np.ndarray, str]:
+    """(H, W) float32 metres (NaN = no data) and the source encoding; BagError for non-depth encodings."""
+    depth, encoding = depth_image(msg)
+    return depth_to_metres(depth, encoding), encoding
 
 
 def intrinsics_from_camera_info(msg: object) -> CameraIntrinsics:

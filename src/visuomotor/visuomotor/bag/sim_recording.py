@@ -77,6 +77,7 @@ def record_sim_bag(
     depth_encoding: str = "16UC1",
     roles: tuple[str, ...] = tuple(SIM_TOPICS),
     storage: str = "mcap",
+    expert_pick: bool = False,
 ) -> SimBagSummary:
     """Render ``frames`` frames of a fresh sim scene into a new bag.
 
@@ -89,11 +90,14 @@ def record_sim_bag(
         depth_encoding: ``16UC1`` (mm, as the sim node) or ``32FC1`` (m).
         roles: which of :data:`SIM_TOPICS` to write (leave some out for a partial bag).
         storage: ``mcap`` or ``sqlite3``.
+        expert_pick: the arm picks the scene's first cube (scripted expert) while recording, so the
+            frames hold arm motion and finger occlusions; False: the arm stays at home.
 
     Raises:
         ConfigError: bad arguments. BagError: the bag cannot be written.
     """
     from visuomotor.sim import SimConfig, SimWorld  # MuJoCo loads only for callers that render
+    from visuomotor.sim.expert import PickPlayback
 
     if frames < 1:
         raise ConfigError(f"frames must be ≥ 1, got {frames}")
@@ -119,8 +123,11 @@ def record_sim_bag(
                     SIM_TOPICS[role], _TYPES[role], [SENSOR_QOS if role in _SENSOR_ROLES else STATE_QOS]
                 )
             next_frame = world.time_s
+            pick = PickPlayback(world) if expert_pick else None
             for _ in range(frames):
                 while world.time_s < next_frame - dt / 2:  # frames land on the first step at/after k·period
+                    if pick is not None:
+                        pick.advance()
                     world.step()
                 next_frame += period
                 with StageTimer("render") as render:

@@ -35,19 +35,18 @@ from visuomotor.bag import (
     CameraLayout,
     FramePairer,
     color_array,
-    depth_array_m,
     detect_camera_layout,
     header_stamp_ns,
 )
-from visuomotor.detection import Detector, make_detector
-from visuomotor.errors import CameraError, ConfigError, VisuomotorError
-from visuomotor.geometry import CameraIntrinsics, Extrinsics, Localiser, load_extrinsics
-from visuomotor.interfaces import Detection, Object3D, Track
+from visuomotor.bag.camera import depth_image
+from visuomotor.detection import make_detector
+from visuomotor.errors import CameraError, ConfigError
+from visuomotor.geometry import CameraIntrinsics, Extrinsics, load_extrinsics
 from visuomotor.latency import FrameTrail, LatencyError, StageTiming
+from visuomotor.perception import PerceptionFrame, PerceptionPipeline
 from visuomotor.replay.config import ReplayConfig, resolve_path
 from visuomotor.replay.ground_truth import ground_truth_objects
 from visuomotor.replay.result import CameraSummary, FrameResult, OfflineRun, PolicyLog
-from visuomotor.tracking import HungarianTracker
 
 __all__ = ["replay_offline"]
 
@@ -62,7 +61,7 @@ class _Replay:
     def __init__(self, reader: BagReader, config: ReplayConfig, extrinsics: Extrinsics) -> None:
         self.reader = reader
         self.config = config
-        self.detector: Detector | None = None
+        self.pipeline: PerceptionPipeline | None = None
         self.extrinsics = extrinsics
         topics = reader.topics
         self.layout: CameraLayout = detect_camera_layout(
@@ -85,8 +84,6 @@ class _Replay:
         self.pairer = FramePairer(
             self.layout, round(config.sync_tolerance_ms * 1e6), self._stamp_of, reader.decode
         )
-        self.tracker = HungarianTracker(config.tracker)
-        self._localisers: dict[CameraIntrinsics, Localiser] = {}
         self.skipped: Counter[str] = Counter()
         self.frames: list[FrameResult] = []
         self.timings: list[FrameTrail] = []
@@ -110,8 +107,8 @@ class _Replay:
         side = {self.gt_topic, self.trail_topic, self.rejection_topic, *self.status_topics}
         return set(self.layout.topics) | {t for t in side if t}
 
-    def run(self, detector: Detector, progress: Any) -> None:
-        self.detector = detector
+    def run(self, pipeline: PerceptionPipeline, progress: Any) -> None:
+        self.pipeline = pipeline
         start = None
         if self.config.start_offset_s > 0:
             start = self.reader.start_time_ns + round(self.config.start_offset_s * 1e9)
@@ -158,12 +155,6 @@ class _Replay:
             self.status.append(msg.data)
 
     # ------------------------------------------------------------------ the pipeline
-    def _localiser(self, intrinsics: CameraIntrinsics) -> Localiser:
-        loc = self._localisers.get(intrinsics)
-        if loc is None:
-            loc = self._localisers[intrinsics] = Localiser(self.config.localiser, intrinsics, self.extrinsics)
-        return loc
-
     def _process(self, frame: BagFrame) -> None:
         t0 = time.monotonic_ns()
         try:
@@ -176,48 +167,26 @@ class _Replay:
         try:
             # Unsupported encodings raise BagError: the whole stream is unusable, stop with the reason.
             rgb, color_encoding = color_array(color_msg)
-            depth_m, depth_encoding = (None, None) if depth_msg is None else depth_array_m(depth_msg)
+            depth, depth_encoding = (None, None) if depth_msg is None else depth_image(depth_msg)
         except CameraError:
             self.skipped["bad_image"] += 1
             self.bad_images += 1
             return
         t1 = time.monotonic_ns()
-        timings = [StageTiming("decode", t0, t1)]
         if self.encodings is None:
             self.encodings = (color_encoding, depth_encoding)
-        detections: tuple[Detection, ...] = ()
-        objects: tuple[Object3D, ...] = ()
-        tracks: tuple[Track, ...] = ()
-        assert self.detector is not None  # set by run()
-        try:
-            detections = self.detector.detect(rgb, color_encoding).detections
-            timings.append(StageTiming("detect", t1, time.monotonic_ns()))
-        except VisuomotorError:
-            self.skipped["detect_failed"] += 1
-            depth_m = None
-        if depth_m is None:
-            if frame.depth is None:
-                self.skipped["no_depth"] += 1
-        else:
-            t2 = time.monotonic_ns()
-            try:
-                result = self._localiser(frame.intrinsics).localise(detections, depth_m)
-            except VisuomotorError:
-                self.skipped["localise_failed"] += 1
-            else:
-                objects = result.objects
-                self.skipped["box_without_depth"] += len(result.skipped)
-                t3 = time.monotonic_ns()
-                timings.append(StageTiming("localise", t2, t3))
-                try:
-                    tracks = self.tracker.update(objects, frame.stamp_ns)
-                    timings.append(StageTiming("track", t3, time.monotonic_ns()))
-                except VisuomotorError:
-                    self.skipped["track_failed"] += 1
-        index = len(self.frames)
-        self.frames.append(
-            FrameResult(index, frame.stamp_ns, tuple(detections), tuple(objects), tuple(tracks))
+        assert self.pipeline is not None  # set by run()
+        out = self.pipeline.process(
+            PerceptionFrame(frame.stamp_ns, rgb, color_encoding, depth, depth_encoding, frame.intrinsics)
         )
+        # The pipeline counts its own skips (read in result()); this run's timing file has one detect stage.
+        timings = [StageTiming("decode", t0, t1)]
+        stages = {t.stage: t for t in out.trail.timings}
+        if "detect.pre" in stages:
+            timings.append(StageTiming("detect", stages["detect.pre"].start_ns, stages["detect.post"].end_ns))
+        timings += [stages[s] for s in ("localise", "track") if s in stages]
+        index = len(self.frames)
+        self.frames.append(FrameResult(index, frame.stamp_ns, out.detections, out.objects, out.tracks))
         self.timings.append(FrameTrail(frame.stamp_ns, tuple(timings)))
         self.intrinsics.append(frame.intrinsics)
 
@@ -254,6 +223,9 @@ class _Replay:
     def result(self, wall_s: float) -> OfflineRun:
         frames = self._attach_ground_truth()
         skipped = dict(self.skipped)
+        if self.pipeline is not None:
+            for reason, count in self.pipeline.skipped.items():
+                skipped[reason] = skipped.get(reason, 0) + count
         for reason, count in self.pairer.skipped.items():
             skipped[reason] = skipped.get(reason, 0) + count
         lay = self.layout
@@ -318,10 +290,11 @@ def replay_offline(bag: str | Path, config: ReplayConfig | None = None) -> Offli
         replay = _Replay(reader, config, extrinsics)
         # The model loads after the bag checked out, so a wrong topic fails fast.
         detector = make_detector(replace(config.detector, model_path=str(model)))
+        pipeline = PerceptionPipeline(detector, config.localiser, config.tracker, extrinsics)
         total = reader.topics[replay.layout.color_topic].count
         if config.max_frames:
             total = min(total, config.max_frames)
         start = time.perf_counter()  # the frame loop only: bag checks and model loading are not frames
         with tqdm(total=total, unit="frame", desc="replay", disable=not config.progress) as bar:
-            replay.run(detector, bar)
+            replay.run(pipeline, bar)
         return replay.result(time.perf_counter() - start)

@@ -22,6 +22,7 @@ from visuomotor.sim.world import SimWorld, top_down_tcp_pose
 __all__ = [
     "PhaseCommand",
     "PickParams",
+    "PickPlayback",
     "PickWaypoint",
     "ScriptedPick",
     "execute_waypoints",
@@ -222,3 +223,39 @@ def execute_waypoints(world: SimWorld, waypoints: Sequence[PickWaypoint]) -> Non
         world.set_gripper(cmd.gripper)
         world.follow_trajectory(cmd.trajectory)
         world.step(round(cmd.duration_s / world.model.opt.timestep))
+
+
+class PickPlayback:
+    """The scripted pick of a world's first cube, played phase by phase while the caller steps the world.
+
+    For recordings and benchmarks that need the arm moving (approach, occlusion by the fingers, carry):
+    call :meth:`advance` before each stretch of ``world.step``; it starts the next phase when the last one's
+    duration has passed and does nothing once the pick is over.
+    """
+
+    def __init__(self, world: SimWorld, expert: ScriptedPick | None = None) -> None:
+        objects = world.objects()
+        cube = objects[0]
+        bin_ = next(o for o in objects if o.class_name == "bin")
+        expert = expert if expert is not None else ScriptedPick()
+        self.world = world
+        self.phases = to_phase_commands(expert.plan(
+            cube.position_m, 0.0, bin_.position_m, world.joint_positions(),
+            bin_height_m=float(bin_.extent_m[2]), cube_size_m=cube.size_m))
+        self._next = 0
+        self._phase_end_s = world.time_s
+
+    @property
+    def done(self) -> bool:
+        """Every phase has started and the last one's time is over."""
+        return self._next >= len(self.phases) and self.world.time_s >= self._phase_end_s
+
+    def advance(self) -> None:
+        """Start the next phase if the current one is over."""
+        if self._next < len(self.phases) and self.world.time_s >= self._phase_end_s:
+            cmd = self.phases[self._next]
+            self.world.set_gripper(cmd.gripper)
+            self.world.follow_trajectory(cmd.trajectory)
+            self._phase_end_s = self.world.time_s + cmd.duration_s
+            self._next += 1
+
