@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
 # Set up the workspace from nothing: venv, ROS 2 Kilted wheels + pinned deps, CMake path fix, colcon build.
 # Idempotent: each step is skipped when its inputs have not changed since the last successful run.
+#   ./scripts/setup.sh           the runtime workspace (what the demo, the nodes and the tests need)
+#   ./scripts/setup.sh --train   the same, then the optional training extras (requirements/train.txt:
+#                                torch, ultralytics, lap, ...) with the runtime environment kept intact
 set -euo pipefail
+
+TRAIN=
+for arg in "$@"; do
+  case "$arg" in
+    --train) TRAIN=1 ;;
+    -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) printf '[setup] error: unknown argument %s (usage: %s [--train])\n' "$arg" "$0" >&2; exit 2 ;;
+  esac
+done
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
@@ -75,5 +87,67 @@ if [ "$(cat "$STAMPS/build" 2>/dev/null)" != "$src_hash" ] || [ ! -f install/set
     die "colcon build failed (full log: log/colcon-last.txt)"
   fi
   echo "$src_hash" > "$STAMPS/build"
+fi
+
+# --- 4. Optional: the training extras (--train). -----------------------------------------------------------
+# requirements/train.txt against the runtime's pins, then the repairs: ultralytics pulls in GUI opencv-python
+# (shares the cv2 folder with opencv-python-headless and does not import on a bare machine), and colcon-core
+# needs setuptools<80. The check runs every time; a failing check redoes the install.
+train_check() {
+  YOLO_OFFLINE=1 YOLO_AUTOINSTALL=false YOLO_CONFIG_DIR="$ROOT/runs/ultralytics_config" \
+    "$VENV/bin/python" - <<'PY'
+import importlib.metadata as md
+import sys
+
+try:
+    import lap, torch, torchvision, ultralytics  # noqa: F401
+    import cv2
+except Exception as err:  # noqa: BLE001 - report any import failure in one line
+    print(f"training extras: import failed: {type(err).__name__}: {err}")
+    sys.exit(1)
+gui = next((line.split(":", 1)[1].strip() for line in cv2.getBuildInformation().splitlines()
+            if line.strip().startswith("GUI:")), "?")
+try:
+    gui_pkg = md.version("opencv-python")
+except md.PackageNotFoundError:
+    gui_pkg = None
+setuptools = md.version("setuptools")
+problems = []
+if gui != "NONE" or gui_pkg:
+    problems.append(f"cv2 is not the headless build (GUI: {gui}, opencv-python {gui_pkg})")
+if int(setuptools.split(".")[0]) >= 80:
+    problems.append(f"setuptools {setuptools} >= 80 (colcon-core needs <80)")
+if problems:
+    print("training extras: " + "; ".join(problems))
+    sys.exit(1)
+print(f"training extras OK: import torch {torch.__version__}, torchvision {torchvision.__version__}, "
+      f"ultralytics {ultralytics.__version__}, lap {md.version('lap')} works; cv2 {cv2.__version__} "
+      f"headless (GUI: NONE); setuptools {setuptools} < 80")
+PY
+}
+if [ -n "$TRAIN" ]; then
+  train_hash=$(cat requirements/train.txt requirements/constraints.txt requirements/runtime.txt | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$STAMPS/train" 2>/dev/null)" = "$train_hash" ] && line=$(train_check | tail -n 1); then
+    say "training extras up to date (requirements/train.txt unchanged)"
+  else
+    say "installing the training extras (requirements/train.txt: torch, ultralytics, lap, ...; ~5.5 GB, a few minutes)"
+    rm -f "$STAMPS/train"
+    mkdir -p log
+    pipq() { "$VENV/bin/python" -m pip --disable-pip-version-check "$@" >> log/pip-train-last.txt 2>&1 \
+      || { tail -30 log/pip-train-last.txt >&2; die "pip $* failed (full log: log/pip-train-last.txt)"; }; }
+    : > log/pip-train-last.txt
+    pipq install -r requirements/train.txt -c requirements/constraints.txt
+    headless=$(grep -E '^opencv-python-headless==' requirements/runtime.txt | head -1)
+    setuptools_pin=$(grep -E '^setuptools==' requirements/runtime.txt | head -1)
+    [ -n "$headless" ] && [ -n "$setuptools_pin" ] || die "requirements/runtime.txt must pin opencv-python-headless and setuptools"
+    if "$VENV/bin/python" -m pip --disable-pip-version-check show -q opencv-python >/dev/null 2>&1; then
+      pipq uninstall -y opencv-python
+    fi
+    pipq install --force-reinstall --no-deps "$headless"
+    pipq install --no-deps "$setuptools_pin"
+    line=$(train_check | tail -n 1) || die "$line (pip log: log/pip-train-last.txt)"
+    echo "$train_hash" > "$STAMPS/train"
+  fi
+  say "$line"
 fi
 say "ready: source scripts/env.sh to use the workspace in this shell"

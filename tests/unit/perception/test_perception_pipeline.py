@@ -68,7 +68,8 @@ def test_skips_are_counted_and_named() -> None:
     rgb = np.full((480, 640, 3), 90, np.uint8)
     no_depth = pipeline.process(PerceptionFrame(1, rgb, "rgb8", None, None, K))
     assert no_depth.skipped == "no_depth" and [t.stage for t in no_depth.trail.timings] == list(STAGES[:3])
-    wrong_size = pipeline.process(PerceptionFrame(2, rgb, "rgb8", np.zeros((240, 320), np.uint16), "16UC1", K))
+    small_depth = np.zeros((240, 320), np.uint16)
+    wrong_size = pipeline.process(PerceptionFrame(2, rgb, "rgb8", small_depth, "16UC1", K))
     assert wrong_size.skipped == "localise_failed" and "align depth to colour" in wrong_size.detail
     bad_colour = pipeline.process(PerceptionFrame(3, rgb[:, :, 0], "rgb8", None, None, K))
     assert bad_colour.skipped == "detect_failed" and bad_colour.detail
