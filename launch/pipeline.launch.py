@@ -14,8 +14,8 @@ Processes:
 - with ``camera_tf:=true``, a static ``base_link → camera_color_optical_frame`` transform from the same
   extrinsics file (a real or Gazebo camera; the MuJoCo sim has no TF consumers).
 
-``extrinsics`` (T_base_link_camera) goes to the perception pipeline and the overlay as one resolved absolute path
-(node-targeted ``-p node:key:=value``: in the composed process an un-targeted parameter would reach every
+``extrinsics`` (T_base_link_camera) goes to the perception pipeline and the overlay as one resolved
+absolute path (node-targeted ``-p node:key:=value``: in the composed process an un-targeted parameter would reach every
 node and be rejected as unknown by the others). ``overrides`` is one more params file, one section per node
 name, layered last onto every process (e.g. ``robot.yaml``). Relative paths are looked up like the nodes do
 (visuomotor_ros.params.resolve_config_path): ./, ./config, $VISUOMOTOR_ROOT(/config), the package share
@@ -156,9 +156,9 @@ def generate_launch_description() -> LaunchDescription:
                               description="publish base_link → camera optical frame from the extrinsics"),
         DeclareLaunchArgument("overrides", default_value="",
                               description="params file layered last onto every process ('' = none)"),
-        DeclareLaunchArgument("tick_on_tracks", default_value="false",
-                              description="policy: one tick per tracks message, not per timer period (a "
-                                          "lock-step sim holds sim time until each frame's command)"),
+        DeclareLaunchArgument("tick_on_tracks", default_value="true",
+                              description="policy: one tick per tracks message, at the camera's rate "
+                                          "(false: a timer at the model's control rate)"),
         DeclareLaunchArgument("latency_end", default_value="command", choices=["command", "tracks"],
                               description="where the latency monitor ends a frame: command or tracks"),
         OpaqueFunction(function=pipeline),

@@ -10,11 +10,10 @@ latency monitor, camera → command) runs in both cases; see pipeline.launch.py.
 
 In ``lockstep`` the sim waits up to ``lockstep_timeout_s`` per frame for that frame's trail on
 ``/visuomotor/frame_trail``; the scripted pick sends one per frame, the commander one per chunk. Sim time
-then stands still between frames, so give the policy ``lockstep_policy:=true`` (it ticks on each tracks
-message instead of its sim-time timer) and run the camera at the policy's 10 Hz (a frame the policy skips
-gets no command, and the sim waits out its timeout) — what ``scripts/demo.sh`` does:
+then stands still between frames: the policy ticks on each tracks message (its default; a sim-time timer
+would never fire between frames) — with the camera at the policy's 10 Hz, what ``scripts/demo.sh`` does:
 
-    ros2 launch visuomotor_ros sim.launch.py clock_mode:=lockstep lockstep_policy:=true camera_rate_hz:=10.0
+    ros2 launch visuomotor_ros sim.launch.py clock_mode:=lockstep camera_rate_hz:=10.0
 
 Without ROS 2's launch tools (a pip-only install) the demo starts the same executables: ``scripts/demo.sh``.
 """
@@ -46,9 +45,9 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("camera_rate_hz", default_value="30.0",
                               description="camera (and frame) rate of the sim; 10 = the policy's rate, for "
                                           "lock-step"),
-        DeclareLaunchArgument("lockstep_policy", default_value="false",
-                              description="policy ticks on each tracks message: set true with "
-                                          "clock_mode:=lockstep (sim time waits for each frame's command)"),
+        DeclareLaunchArgument("tick_on_tracks", default_value="true",
+                              description="policy ticks on each tracks message (false: on its 10 Hz timer; "
+                                          "never with clock_mode:=lockstep, whose sim time waits)"),
         DeclareLaunchArgument("scripted_pick", default_value="false",
                               description="true: the scripted expert instead of the policy + commander"),
         DeclareLaunchArgument("target", default_value="red_cube",
@@ -72,7 +71,7 @@ def generate_launch_description() -> LaunchDescription:
                 "dry_run": LaunchConfiguration("dry_run"),
                 "extrinsics": "extrinsics/sim.yaml",
                 "latency_end": "command",
-                "tick_on_tracks": LaunchConfiguration("lockstep_policy"),
+                "tick_on_tracks": LaunchConfiguration("tick_on_tracks"),
             }.items(),
         ),
         Node(

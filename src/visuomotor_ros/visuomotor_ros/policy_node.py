@@ -5,8 +5,9 @@ newest tracks give the target cube (by class or track id, sticky while tracked, 
 bin; the TCP's position while it is grasped and hidden in the fingers, ``GraspedTarget``) and the bin;
 with the joints and the gripper they form the observation. After a cube is let go over the bin the arm
 moves home before the next pick (``PickCycle``; ``max_picks`` ends the task). The published chunk is the
-temporally ensembled plan (``select_chunk``), its first ``chunk_publish_steps`` rows. The chunk keeps the
-tracks' camera stamp and extends their trail with ``policy``; the commander turns it into joint commands.
+temporally ensembled plan (``select_chunk``, chunks of every tick woven onto the model's time axis), its
+first ``chunk_publish_steps`` rows. By default it ticks on every tracks message (the camera's rate). The
+chunk keeps the tracks' camera stamp and extends their trail with ``policy``; the commander turns it into joint commands.
 No fresh tracks, no target or an invalid model output → no chunk (the commander's watchdog then holds).
 """
 
@@ -48,10 +49,11 @@ NODE_DEFAULTS: dict[str, Any] = {
     "topics.action_chunk": "/visuomotor/action_chunk",
     "tool_offset_z_m": 0.16,  # flange → TCP (the sim gripper's); the observation's TCP for target choice
     "max_tracks_age_s": 0.3,
-    # true: one control tick per new tracks message instead of the timer — for the sim in lock-step
-    # (sim time stands still until the frame's command arrives, so a sim-time timer would never fire
-    # between frames) and for bag replays; the camera rate is then the control rate.
-    "tick_on_tracks": False,
+    # true: one tick per new tracks message, at the camera's rate (the ensembler weaves chunks predicted
+    # at any rate into the model's 10 Hz plan), so each frame's command leaves as soon as its tracks
+    # arrive; false: a timer at the model's control rate acts on the newest tracks (frames between ticks
+    # never reach a command).
+    "tick_on_tracks": True,
 }
 
 
@@ -94,7 +96,7 @@ class PolicyNode(Node):
 
     def _on_joints(self, msg: JointState) -> None:
         index = {n: i for i, n in enumerate(msg.name)}
-        if not all(n in index for n in UR10E_JOINT_NAMES):
+        if not all(n in index for n in UR10E_JOINT_NAMES) or len(msg.position) != len(msg.name):
             return
         with self._lock:
             self._q = np.array([msg.position[index[n]] for n in UR10E_JOINT_NAMES])
@@ -110,10 +112,6 @@ class PolicyNode(Node):
         age_s = (self.get_clock().now().nanoseconds - stamp) * 1e-9
         if stamp == self._used_stamp or age_s > self._p["max_tracks_age_s"]:
             return  # nothing new: the commander's watchdog holds if this lasts
-        if self._p["tick_on_tracks"] and self._used_stamp >= 0 and (
-            stamp - self._used_stamp < 0.9 * self._config.control_period_s * 1e9
-        ):
-            return  # frames faster than the control rate: the ensembler counts one tick per period
         start = time.monotonic_ns()
         try:
             frame_tracks = [track_from_msg(t, tracks.header.frame_id) for t in tracks.tracks]

@@ -101,7 +101,7 @@ def test_nodes_params_and_arguments_check_out(name: str, arguments: dict[str, st
 
 
 def test_sim_in_lockstep_paces_the_policy_by_frames() -> None:
-    run = launch("sim.launch.py", clock_mode="lockstep", lockstep_policy="true", camera_rate_hz="10.0")
+    run = launch("sim.launch.py", clock_mode="lockstep", camera_rate_hz="10.0")
     assert run.node("sim").inline()["publish_rate_hz"] == 10.0
     assert run.node("policy").inline()["tick_on_tracks"] is True
     assert problems(run) == []
@@ -112,7 +112,7 @@ def test_sim_runs_the_closed_loop_on_sim_time() -> None:
     assert own(run) == {"sim", *PIPELINE}
     sim = run.node("sim")
     assert sim.inline() == {"clock_mode": "realtime", "seed": 0, "publish_rate_hz": 30.0}
-    assert run.node("policy").inline()["tick_on_tracks"] is False
+    assert run.node("policy").inline()["tick_on_tracks"] is True  # on each frame's tracks, at 30 Hz
     assert "use_sim_time" not in sim.inline()  # the sim is the clock
     for exe in PIPELINE:
         assert run.node(exe).inline()["use_sim_time"] is True

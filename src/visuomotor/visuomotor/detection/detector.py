@@ -84,7 +84,7 @@ class DetectorConfig:
             checks the output shape and pays one-time allocation costs outside the frame loop).
     """
 
-    model_path: str = "models/detector_yolov8n.onnx"
+    model_path: str = "models/detector_yolov8n_int8.onnx"
     arch: str = "auto"
     score_threshold: float = 0.25
     iou_threshold: float = 0.45

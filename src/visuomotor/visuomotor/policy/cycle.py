@@ -135,7 +135,7 @@ class PickCycle:
         if p_target is None or bin_track is None:
             return CycleStep(None, PICK, target, self.placed)
         obs = build_observation(q, gripper_closure, p_target, bin_track.position_m)
-        actions = self.policy.select_chunk(obs)[: self.config.chunk_publish_steps]
+        actions = self.policy.select_chunk(obs, stamp_ns)[: self.config.chunk_publish_steps]
         return CycleStep(actions, PICK, target, self.placed)
 
     def _home_actions(self, T_tcp: np.ndarray) -> np.ndarray:

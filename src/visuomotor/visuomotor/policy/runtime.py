@@ -156,7 +156,9 @@ class ActOnnxPolicy:
             raise PolicyError(f"n_action_steps must be in [1, chunk_size={self.chunk_size}], got {steps}")
         self.n_action_steps = steps
         self.ensembler: TemporalEnsembler | None = (
-            TemporalEnsembler(self.chunk_size, coeff) if self.temporal_ensembling else None
+            TemporalEnsembler(self.chunk_size, coeff, round(self.control_period_s * 1e9))
+            if self.temporal_ensembling
+            else None
         )
         self._queue: deque[np.ndarray] = deque()
         # Warm-up on the mean observation: first-run allocations happen here, not in the first control
@@ -216,27 +218,30 @@ class ActOnnxPolicy:
             raise PolicyError(f"the ACT model {self.path} produced NaN or inf; the model file is broken")
         return chunk
 
-    def select_action(self, observation: np.ndarray) -> np.ndarray:
-        """The action to execute at this control tick, (ACTION_DIM,) float64 raw units.
+    def select_action(self, observation: np.ndarray, stamp_ns: int | None = None) -> np.ndarray:
+        """The action to execute at this tick, (ACTION_DIM,) float64 raw units.
 
-        With temporal ensembling: one inference per call, averaged with the earlier chunks. Without: an
-        inference every ``n_action_steps`` calls, actions served from the queue in between.
+        With temporal ensembling: one inference per call, averaged with the earlier chunks' predictions for
+        ``stamp_ns`` (the observation's time; ticks may come faster than the model's control rate, e.g.
+        every camera frame; None = one control period after the last tick). Without: an inference every
+        ``n_action_steps`` calls, actions served from the queue in between.
         """
         if self.ensembler is not None:
-            return self.ensembler.update(self.predict_action_chunk(observation))
+            return self.ensembler.update(self.predict_action_chunk(observation), stamp_ns)
         if not self._queue:
             chunk = self.predict_action_chunk(observation)
             self._queue.extend(np.asarray(a, dtype=np.float64) for a in chunk[: self.n_action_steps])
         return self._queue.popleft()
 
-    def select_chunk(self, observation: np.ndarray) -> np.ndarray:
-        """The plan from this tick on, (n, ACTION_DIM) float64: row 0 is ``select_action(observation)``.
+    def select_chunk(self, observation: np.ndarray, stamp_ns: int | None = None) -> np.ndarray:
+        """The plan from this tick on, (n, ACTION_DIM) float64, one row per control period: row 0 is
+        ``select_action(observation, stamp_ns)``.
 
         The rows after it are the steps still pending: the ensembled averages so far (ensembling) or the
         queued actions (queue). This is what the policy node publishes; the commander replans every tick,
         so the later rows only shape the trajectory between ticks (its velocity), never override row 0.
         """
-        first = self.select_action(observation)
+        first = self.select_action(observation, stamp_ns)
         if self.ensembler is not None:
             rest = self.ensembler.pending_actions()
             return np.vstack([first[None, :], rest]) if rest.size else first[None, :]
