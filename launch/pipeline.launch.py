@@ -16,8 +16,8 @@ Processes:
 
 ``extrinsics`` (T_base_link_camera) goes to the perception pipeline and the overlay as one resolved
 absolute path (node-targeted ``-p node:key:=value``: in the composed process an un-targeted parameter
-would reach every node and be rejected as unknown by the others). ``overrides`` is one more params file, one section per node
-name, layered last onto every process (e.g. ``robot.yaml``). Relative paths are looked up like the nodes do
+would reach every node and be rejected as unknown by the others). ``overrides`` is one more params file,
+one section per node name, layered last onto every process (e.g. ``robot.yaml``). Relative paths are looked up like the nodes do
 (visuomotor_ros.params.resolve_config_path): ./, ./config, $VISUOMOTOR_ROOT(/config), the package share
 (/config).
 

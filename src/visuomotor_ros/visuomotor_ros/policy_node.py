@@ -8,7 +8,8 @@ moves home before the next pick (``PickCycle``; ``max_picks`` ends the task). Th
 temporally ensembled plan (``select_chunk``, chunks of every tick woven onto the model's time axis), its
 first ``chunk_publish_steps`` rows. By default it ticks on every tracks message (the camera's rate). The
 chunk keeps the tracks' camera stamp and extends their trail with ``policy``; the commander turns it into
-joint commands. No fresh tracks, no target or an invalid model output → no chunk (the commander's watchdog then holds).
+joint commands. No fresh tracks, no target or an invalid model output → no chunk (the commander's
+watchdog then holds).
 """
 
 from __future__ import annotations
