@@ -14,12 +14,12 @@ Processes:
 - with ``camera_tf:=true``, a static ``base_link → camera_color_optical_frame`` transform from the same
   extrinsics file (a real or Gazebo camera; the MuJoCo sim has no TF consumers).
 
-``extrinsics`` (T_base_link_camera) goes to the perception pipeline and the overlay as one resolved
-absolute path (node-targeted ``-p node:key:=value``: in the composed process an un-targeted parameter
-would reach every node and be rejected as unknown by the others). ``overrides`` is one more params file,
-one section per node name, layered last onto every process (e.g. ``robot.yaml``). Relative paths are looked up like the nodes do
-(visuomotor_ros.params.resolve_config_path): ./, ./config, $VISUOMOTOR_ROOT(/config), the package share
-(/config).
+``extrinsics`` (T_base_link_camera) goes to the perception pipeline and the overlay as one resolved absolute
+path (node-targeted ``-p node:key:=value``: in the composed process an un-targeted parameter would reach
+every node and be rejected as unknown by the others). ``overrides`` is one more params file, one section per
+node name, layered last onto every process (e.g. ``robot.yaml``). Relative paths are looked up like the
+nodes do (visuomotor_ros.params.resolve_config_path): ./, ./config, $VISUOMOTOR_ROOT(/config), the package
+share (/config).
 
 The helpers below are also used by gazebo.launch.py (loaded from this file: launch files are not a package).
 """
