@@ -73,9 +73,13 @@ class NodeProcess:
         remaps: Mapping[str, str] | None = None,
         log_path: str | Path | None = None,
         env: Mapping[str, str] | None = None,
+        program: Sequence[str] | None = None,
     ) -> None:
+        """``program``: the command that starts the node (e.g. ``[python, script.py]``) instead of the
+        installed executable ``name``; the ``--ros-args`` follow it either way."""
         self.name = name
-        self.cmd = [str(executable_path(name)), *ros_args(params, params_files, remaps)]
+        start = list(program) if program is not None else [str(executable_path(name))]
+        self.cmd = [*start, *ros_args(params, params_files, remaps)]
         self._log: IO[bytes] | None = None
         self.log_path = Path(log_path) if log_path else None
         if self.log_path:

@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
@@ -61,6 +62,7 @@ NODE_DEFAULTS: dict[str, Any] = {
     "topics.tracks": "/visuomotor/tracks",
     "sync.slop_ms": 5.0,
     "sync.queue_size": 10,
+    "diagnostics_period_s": 0.5,
 }
 _STAGES = (("detector", DetectorConfig), ("localiser", LocaliserConfig), ("tracker", TrackerConfig))
 
@@ -103,6 +105,9 @@ class PerceptionNode(Node):
         for name, msg_type in (("color", Image), ("depth", Image), ("camera_info", CameraInfo)):
             self.create_subscription(msg_type, p[f"topics.{name}"], lambda m, n=name: self._push(n, m),
                                      SENSOR)
+        self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", STATE)
+        self._provider = detector.provider
+        self.create_timer(float(p["diagnostics_period_s"]), self._publish_diagnostics)
         self._worker = threading.Thread(target=self._work, name="perception_pipeline", daemon=True)
         self._worker.start()
         self.get_logger().info(
@@ -182,6 +187,20 @@ class PerceptionNode(Node):
         tracks.header.stamp, tracks.header.frame_id = stamp, self.pipeline.tracker_config.frame_id
         tracks.timings = timings_to_msg(stages)
         self._pubs[2].publish(tracks)
+
+    def _publish_diagnostics(self) -> None:
+        """Frame counts on /diagnostics (rqt_runtime_monitor, Foxglove): matched, processed, skipped
+        on purpose (stale) and for cause."""
+        with self._lock:
+            counts = dict(self.counts)
+        counts |= {k: v for k, v in self.pipeline.skipped.items() if v}
+        level = DiagnosticStatus.WARN if counts.get("bad_image") else DiagnosticStatus.OK
+        status = DiagnosticStatus(level=level, name=f"{self.get_name()}: pipeline",
+                                  hardware_id=self._provider, message="newest frame first")
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in sorted(counts.items())]
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._diagnostics.publish(msg)
 
     def close(self) -> None:
         """Stop the worker (it finishes the frame in hand) and report the counts."""
