@@ -7,9 +7,10 @@ lock-step: each frame's sim time stands still until the commander has answered i
 the run is the same on a fast or a loaded machine; the policy ticks on every new tracks message. It
 succeeds when the target cube lies in the bin with the gripper gone (released); ``--record BAG`` also
 writes a bag of the run for ``visuomotor eval BAG``; ``--realtime`` runs it as on the robot (sim time paced
-to the wall clock, camera at 30 Hz, the policy on its 10 Hz timer; frames the policy does not use count
-as dropped in the latency report). ``--mode scripted`` replaces perception,
-policy and commander with the scripted pick from ground truth.
+to the wall clock, camera at 30 Hz, the policy on each frame's tracks; frames that never reach a command —
+perception skips a stale frame when it is behind — count as dropped and are printed). ``--mode scripted``
+replaces perception, policy and commander with the scripted pick from ground truth. Every run checks the
+measured arm against the safety limits (config/safety.yaml) on each joint state and prints the violations.
 
 Prints the result and the latency table, and writes under ``results/demo-<time>/``: ``demo.png`` (the
 camera view beside the latency table), ``camera.png``, ``latency.json``, ``result.json`` and one log per
@@ -31,12 +32,15 @@ import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 
+from visuomotor.config import read_params_file
+from visuomotor.control import SafetyConfig, StateMonitor
+from visuomotor.kinematics import UR10E_JOINT_NAMES
 from visuomotor.latency import LatencySummary
 from visuomotor.policy.sim_env import cube_in_bin
-from visuomotor.sim import ObjectState
+from visuomotor.sim import T_FLANGE_TCP, ObjectState
 from visuomotor_interfaces.msg import SimGroundTruth
 from visuomotor_ros.convert import image_to_numpy, stamp_to_ns
 from visuomotor_ros.launcher import NodeProcess
@@ -51,10 +55,12 @@ PERCEPTION_FILES = ("perception.yaml",)
 
 
 class DemoObserver(Node):
-    """Keeps the latest camera frame, ground truth and pick status."""
+    """Keeps the latest camera frame, ground truth and pick status; checks the measured arm against the
+    safety limits on every joint state (the violations a run reports)."""
 
-    def __init__(self) -> None:
+    def __init__(self, safety: SafetyConfig) -> None:
         super().__init__("demo_observer")
+        self.monitor = StateMonitor(safety, T_flange_tcp=T_FLANGE_TCP)
         self.lock = threading.Lock()
         self.frame: np.ndarray | None = None
         self.truth: SimGroundTruth | None = None
@@ -65,6 +71,7 @@ class DemoObserver(Node):
         self.create_subscription(Image, "/camera/camera/color/image_raw", self._on_image, SENSOR)
         self.create_subscription(SimGroundTruth, "/sim/ground_truth", self._on_truth, STATE)
         self.create_subscription(String, "/scripted_pick/status", self._on_status, LATCHED)
+        self.create_subscription(JointState, "/joint_states", self._on_joints, STATE)
         # The closed loop's outcome, for a recorded bag (`visuomotor eval BAG` reads */status topics).
         self.status_pub = self.create_publisher(String, STATUS_TOPIC, LATCHED)
 
@@ -72,6 +79,15 @@ class DemoObserver(Node):
         rgb = image_to_numpy(msg)
         with self.lock:
             self.frame = rgb[:, :, ::-1].copy() if msg.encoding == "bgr8" else rgb.copy()
+
+    def _on_joints(self, msg: JointState) -> None:
+        index = {n: i for i, n in enumerate(msg.name)}
+        if not all(n in index for n in UR10E_JOINT_NAMES) or len(msg.velocity) != len(msg.name):
+            return
+        q = [msg.position[index[n]] for n in UR10E_JOINT_NAMES]
+        qd = [msg.velocity[index[n]] for n in UR10E_JOINT_NAMES]
+        with self.lock:
+            self.monitor.check(np.array(q), np.array(qd))
 
     def _on_truth(self, msg: SimGroundTruth) -> None:
         with self.lock:
@@ -140,13 +156,14 @@ def write_figure(path: Path, frame: np.ndarray, summary: LatencySummary, title: 
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mode", choices=("closed_loop", "scripted"), default="closed_loop",
                     help="closed_loop: perception → ACT → commander (default); scripted: ground-truth pick")
     ap.add_argument("--realtime", action="store_true",
                     help="closed loop as on the robot: sim time paced to the wall clock, camera at 30 Hz, "
-                         "the policy on its 10 Hz timer (default: lock-step at 10 Hz, machine-independent)")
+                         "the policy on each frame's tracks (default: lock-step at 10 Hz, "
+                         "machine-independent)")
     ap.add_argument("--timeout", type=float, default=120.0, help="give up after this many wall seconds")
     ap.add_argument("--seed", type=int, default=0, help="scene seed")
     ap.add_argument("--target", default="red_cube", help="class of the cube to pick (any: the nearest)")
@@ -159,16 +176,30 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.cubes < 1:
         ap.error("--cubes must be ≥ 1")
+    return args
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     root = Path(os.environ.get("VISUOMOTOR_ROOT", Path.cwd()))
-    out = args.out or root / "results" / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
+    args.out = args.out or root / "results" / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
+    run = run_demo(args, root, quiet=False)
+    return 0 if run["success"] else 1
+
+
+def run_demo(args: argparse.Namespace, root: Path, *, quiet: bool) -> dict:
+    """One run of the demo (see the module docstring); returns what result.json holds, plus the latency
+    summary and the safety monitor's findings."""
+    out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     config = root / "config"
-    print(f"visuomotor demo → {out}", flush=True)
+    if not quiet:
+        print(f"visuomotor demo → {out}", flush=True)
 
     # The observer first: if it cannot start, no node process is left behind.
     rclpy.init()
-    observer = DemoObserver()
+    safety = SafetyConfig.from_flat_dict(read_params_file(config / "safety.yaml", "commander"))
+    observer = DemoObserver(safety)
     target = "any" if args.cubes > 1 else args.target
     observer.target_class = target if args.mode == "closed_loop" else ""
     observer.cubes = args.cubes
@@ -238,15 +269,28 @@ def main(argv: list[str] | None = None) -> int:
     summary = None
     if latency_path.exists():
         summary = LatencySummary.from_dict(json.loads(latency_path.read_text()))
-    (out / "result.json").write_text(json.dumps(
-        {"success": success, "result": result, "wall_s": round(wall_s, 2), "seed": args.seed,
-         "target_class": target, "cubes": args.cubes, "mode": args.mode, "status": status}, indent=2))
+    with observer.lock:
+        violations = [f"{v.reason}: {v.detail}" for v in observer.monitor.violations]
+        peak_velocity_ratio = observer.monitor.peak_velocity_ratio
+    run = {"success": success, "result": result, "wall_s": round(wall_s, 2), "seed": args.seed,
+           "target_class": target, "cubes": args.cubes, "mode": args.mode, "realtime": args.realtime,
+           "status": status, "safety_violations": len(violations), "violations": violations[:20],
+           "peak_velocity_ratio": round(peak_velocity_ratio, 3)}
+    (out / "result.json").write_text(json.dumps(run, indent=2))
+    run["latency"] = summary
+    if quiet:
+        return run
     print()
     if summary is not None:
         print(summary.format_table())
     what = "closed loop (perception → ACT → commander)" if args.mode == "closed_loop" else "scripted pick"
     task = f"one {args.target}" if args.cubes == 1 else f"{args.cubes} cubes"
-    print(f"\n{what} of {task}: {'SUCCESS' if success else 'FAILED'} ({result}) in {wall_s:.1f} s")
+    print(f"\n{what} of {task}: {'SUCCESS' if success else 'FAILED'} ({result}) in {wall_s:.1f} s; "
+          f"safety violations (measured arm vs limits): {len(violations)}")
+    if summary is not None:
+        seen = summary.frames + summary.dropped
+        print(f"camera frames that reached a command: {summary.frames}/{seen}, dropped {summary.dropped} "
+              f"({100 * summary.dropped / max(1, seen):.1f} %)")
     if frame is not None and summary is not None:
         import matplotlib.pyplot as plt
 
@@ -254,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         write_figure(out / "demo.png", frame, summary,
                      f"{what} of {task}: {'success' if success else result}")
         print(f"figure: {out / 'demo.png'}")
-    return 0 if success else 1
+    return run
 
 
 if __name__ == "__main__":

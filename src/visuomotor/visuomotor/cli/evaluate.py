@@ -186,6 +186,11 @@ def _add_policy_arguments(parser: argparse.ArgumentParser) -> None:
         help="perception: the whole stack in the loop (default); ground_truth: the policy alone",
     )
     parser.add_argument("--max-steps", type=int, default=250, help="control ticks before an episode fails")
+    parser.add_argument(
+        "--realtime", action="store_true",
+        help="the stack as on the robot: the sim in its own process on the wall clock (30 Hz camera), "
+        "perception, policy and commander as ROS nodes (needs the built workspace)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -201,6 +206,8 @@ def _run_policy(args: argparse.Namespace) -> int:
 
     if args.episodes < 1:
         raise ConfigError(f"--episodes must be ≥ 1, got {args.episodes}")
+    if args.realtime:
+        return _run_policy_realtime(args)
     config = ClosedLoopConfig.from_config_dir(args.config_dir)
     if args.model is not None:
         config = replace(config, policy=replace(config.policy, model_path=str(args.model)))
@@ -249,6 +256,31 @@ def _run_policy(args: argparse.Namespace) -> int:
     for stage, v in result.latency_ms.items():
         print(f"  {stage:<9} p50 {v['p50_ms']:7.2f} ms  p99 {v['p99_ms']:7.2f} ms")
     return 0
+
+
+def _run_policy_realtime(args: argparse.Namespace) -> int:
+    """The real-time evaluation runs ROS nodes: a front door to ``visuomotor_ros.realtime_eval`` (the core
+    never imports rclpy)."""
+    import importlib.util
+    import subprocess
+
+    from visuomotor.errors import ConfigError
+
+    if importlib.util.find_spec("visuomotor_ros") is None or importlib.util.find_spec("rclpy") is None:
+        raise ConfigError(
+            "--realtime runs the ROS graph: `source scripts/env.sh` first (after ./scripts/setup.sh)"
+        )
+    unsupported = [flag for flag, used in (("--model", args.model), ("--detector-model", args.detector_model),
+                                           ("--observation ground_truth", args.observation != "perception"))
+                   if used]
+    if unsupported or args.config_dir != Path("config"):
+        raise ConfigError(f"--realtime runs the shipped config/ as the nodes read it; drop "
+                          f"{', '.join(unsupported) or '--config-dir'}")
+    cmd = [sys.executable, "-m", "visuomotor_ros.realtime_eval", "--episodes", str(args.episodes),
+           "--seed", str(args.seed)]
+    if args.json is not None:
+        cmd += ["--json", str(args.json)]
+    return subprocess.call(cmd)
 
 
 def _add_bag_arguments(parser: argparse.ArgumentParser) -> None:

@@ -41,7 +41,7 @@ from visuomotor.policy.sim_env import cube_in_bin
 from visuomotor.sim import SimConfig, SimWorld
 from visuomotor.tracking import TrackerConfig
 
-__all__ = ["STAGES", "ClosedLoopConfig", "SimClosedLoop", "evaluate_closed_loop"]
+__all__ = ["STAGES", "ClosedLoopConfig", "SimClosedLoop", "episode_target_index", "evaluate_closed_loop"]
 
 #: Timed stages of one tick, in order.
 STAGES = ("render", "detect", "localise", "track", "policy", "command")
@@ -98,6 +98,11 @@ def _resolve(path: str, base: Path) -> Path:
     return p if p.is_absolute() else base / p
 
 
+def episode_target_index(seed: int, n_cubes: int) -> int:
+    """The seeded episode's target: an index into the scene's cubes (every evaluation uses this rule)."""
+    return int(np.random.default_rng([seed, 7]).integers(n_cubes))
+
+
 @dataclass(frozen=True, slots=True)
 class Tick:
     """One control tick: whether a chunk was planned, the command kind and the stage times (ns)."""
@@ -144,8 +149,7 @@ class SimClosedLoop:
         """New scene from ``seed``; the target is a random cube of it (seeded), picked by its class —
         or every cube of ``target_class`` (``any``: all of them, nearest first, up to ``max_picks``)."""
         self.world.reset(seed)
-        n_cubes = len(self.world.objects()) - 1
-        self.target_index = int(np.random.default_rng([seed, 7]).integers(n_cubes))
+        self.target_index = episode_target_index(seed, len(self.world.objects()) - 1)
         if target_class is None:
             target_class = self.world.objects()[self.target_index].class_name
         self.cycle.reset(target_class)
