@@ -4,18 +4,23 @@ Subscribes raw (serialised CDR, never deserialised) to each topic as soon as a p
 the QoS its publishers offer (reliable only when all are, transient-local only when all are, as rosbag2
 adapts), and hands the bytes to one writer thread (:class:`visuomotor.bag.BagWriter`). Each topic's
 offered QoS profiles go into the bag, so ``ros2 bag play`` and our ``replay`` re-offer them. Log time is
-the node's clock at reception (sim time under ``use_sim_time``). On SIGINT the queue is drained and the
-bag closed: the index and ``metadata.yaml`` are written and the bag is valid.
+the node's clock at reception (sim time under ``use_sim_time``). On SIGINT or SIGTERM (``docker stop``,
+systemd) the queue is drained and the bag closed: the index and ``metadata.yaml`` are written and the bag is
+valid; further signals while it closes are ignored. Killed outright (SIGKILL), the bag keeps what was synced
+— the writer syncs (closes its MCAP chunk / commits sqlite3) at least every ``sync_period_s`` — and
+``visuomotor bag repair`` makes it readable.
 
 Parameters (``config/recorder.yaml``): ``output`` (the bag directory to create; "" =
 ``rosbag2_<date>-<time>``), ``topics`` (empty = every topic but ``/rosout`` and ``/parameter_events``),
-``exclude``, ``storage`` (``mcap`` | ``sqlite3``), ``discovery_period_s``, ``queue_depth``.
+``exclude``, ``storage`` (``mcap`` | ``sqlite3``), ``discovery_period_s``, ``queue_depth``,
+``sync_period_s``.
 """
 
 from __future__ import annotations
 
 import importlib
 import queue
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -41,6 +46,7 @@ NODE_DEFAULTS: dict[str, Any] = {
     "storage": "mcap",
     "discovery_period_s": 0.5,
     "queue_depth": 20,
+    "sync_period_s": 1.0,
 }
 _NEVER_BY_DEFAULT = ("/rosout", "/parameter_events")
 
@@ -107,11 +113,15 @@ class RecorderNode(Node):
             raise ConfigError(f"discovery_period_s must be positive, got {p['discovery_period_s']}")
         if int(p["queue_depth"]) < 1:
             raise ConfigError(f"queue_depth must be ≥ 1, got {p['queue_depth']}")
+        if not p["sync_period_s"] > 0:
+            raise ConfigError(f"sync_period_s must be positive, got {p['sync_period_s']}")
         output = p["output"] or time.strftime("rosbag2_%Y_%m_%d-%H_%M_%S")
         self._wanted = {self.resolve_topic_name(t) for t in p["topics"]}
         self._exclude = {self.resolve_topic_name(t) for t in p["exclude"]}
         self._depth = int(p["queue_depth"])
-        self._writer = BagWriter(Path(output), storage=p["storage"])  # refuses an existing directory
+        self._sync_period_s = float(p["sync_period_s"])
+        # Refuses an existing directory. What a SIGKILL can cost: the last sync_period_s (or MCAP chunk).
+        self._writer = BagWriter(Path(output), storage=p["storage"], sync_period_s=self._sync_period_s)
         self._writer.open()
         self.path = self._writer.path
         self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue()
@@ -175,33 +185,61 @@ class RecorderNode(Node):
     # ------------------------------------------------------------------ writing (own thread)
     def _write_loop(self) -> None:
         while True:
-            item = self._queue.get()
+            try:
+                # Wake at least every half period when idle, so the last messages of a quiet spell are
+                # synced too (a chunk otherwise stays open until the next message).
+                item = self._queue.get(timeout=self._sync_period_s / 2)
+            except queue.Empty:
+                item = ()
             if item is None:
                 return
-            kind, topic = item[0], item[1]
-            if topic in self._failed:
-                continue
+            if item:
+                self._write(item)
             try:
-                if kind == "topic":
-                    self._writer.add_topic(topic, item[2], item[3])
-                else:
-                    self._writer.write_raw(topic, item[2], item[3])
-                    with self._lock:
-                        self.written += 1
+                self._writer.sync_if_due()
             except BagError as err:
-                self._failed.add(topic)
-                self.get_logger().error(f"stopped recording {topic}: {err}")
+                self.get_logger().error(f"cannot sync {self.path}: {err}")
+
+    def _write(self, item: tuple[Any, ...]) -> None:
+        kind, topic = item[0], item[1]
+        if topic in self._failed:
+            return
+        try:
+            if kind == "topic":
+                self._writer.add_topic(topic, item[2], item[3])
+            else:
+                self._writer.write_raw(topic, item[2], item[3])
+                with self._lock:
+                    self.written += 1
+        except BagError as err:
+            self._failed.add(topic)
+            self.get_logger().error(f"stopped recording {topic}: {err}")
 
     def close(self) -> None:
-        """Drain the queue and close the bag (index + metadata.yaml). Idempotent."""
+        """Drain the queue and close the bag (index + metadata.yaml). Idempotent.
+
+        From the main thread, SIGINT and SIGTERM are ignored meanwhile: a second Ctrl-C (or a SIGTERM to
+        the process group after the one to the node) must not interrupt the close and lose the index.
+        """
         if self._closed:
             return
         self._closed = True
-        self._queue.put(None)
-        self._thread.join()
-        self._writer.close()
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self._queue.put(None)
+            self._thread.join()
+            self._writer.close()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         counts = self._writer.message_counts
-        self.get_logger().info(f"closed {self.path}: {sum(counts.values())} messages on {len(counts)} topics")
+        # print, not the ROS logger: after a signal the context is shut down and /rosout is gone.
+        print(
+            f"[recorder] closed {self.path}: {sum(counts.values())} messages on {len(counts)} topics",
+            flush=True,
+        )
 
 
 def main(args: list[str] | None = None) -> int:

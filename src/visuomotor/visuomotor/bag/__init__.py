@@ -4,8 +4,10 @@ Built on rosbags: :class:`BagWriter` and :class:`BagReader` wrap its rosbag2 wri
 typestore (ROS 2 Kilted + ``visuomotor_interfaces``) and one error type, :class:`BagError`;
 :mod:`~visuomotor.bag.camera` finds the camera topics of a bag (our sim, realsense2_camera, ur_robot_driver)
 and pairs colour with depth by stamp; :mod:`~visuomotor.bag.messages` builds messages from core values;
-:func:`record_sim_bag` renders the sim into a bag. Replaying a bag through the pipeline lives in
-:mod:`visuomotor.replay`.
+:func:`record_sim_bag` renders the sim into a bag; :func:`bag_status` and :func:`repair_bag` (``visuomotor bag
+info|repair``) report on and mend a bag whose recording was killed or whose chunks are corrupt
+(:mod:`~visuomotor.bag.mcap_scan` walks an MCAP file without its index). Replaying a bag through the pipeline
+lives in :mod:`visuomotor.replay`.
 """
 
 from visuomotor.bag.camera import (
@@ -36,14 +38,18 @@ from visuomotor.bag.messages import (
     string_message,
 )
 from visuomotor.bag.reader import BagMessage, BagReader, TopicSummary, header_stamp_ns
+from visuomotor.bag.repair import BagStatus, RepairReport, TopicCount, bag_status, repair_bag
 from visuomotor.bag.sim_recording import SIM_TOPICS, SimBagSummary, record_sim_bag
 from visuomotor.bag.typestore import INTERFACES_PACKAGE, STORE, bag_typestore, ensure_type, interface_msg_dir
 from visuomotor.bag.writer import (
     BAG_VERSION,
+    CHUNK_BYTES,
+    COMMIT_MESSAGES,
     LATCHED_QOS,
     SENSOR_QOS,
     STATE_QOS,
     STORAGES,
+    SYNC_PERIOD_S,
     BagWriter,
     qos_profile,
 )
@@ -51,7 +57,9 @@ from visuomotor.bag.writer import (
 __all__ = [
     "BAG_VERSION",
     "CAMERA_INFO_TYPE",
+    "CHUNK_BYTES",
     "COLOR_ENCODINGS",
+    "COMMIT_MESSAGES",
     "DEPTH_ENCODINGS",
     "IMAGE_ENCODINGS",
     "IMAGE_TYPE",
@@ -63,15 +71,20 @@ __all__ = [
     "STATE_QOS",
     "STORAGES",
     "STORE",
+    "SYNC_PERIOD_S",
     "BagError",
     "BagFrame",
     "BagMessage",
     "BagReader",
+    "BagStatus",
     "BagWriter",
     "CameraLayout",
     "FramePairer",
+    "RepairReport",
     "SimBagSummary",
+    "TopicCount",
     "TopicSummary",
+    "bag_status",
     "bag_typestore",
     "camera_info_message",
     "color_array",
@@ -90,5 +103,6 @@ __all__ = [
     "pose_message",
     "qos_profile",
     "record_sim_bag",
+    "repair_bag",
     "string_message",
 ]

@@ -5,6 +5,12 @@ Reading and decoding are separate steps (as in rosbags): :meth:`BagReader.messag
 unpaired depth image) never pays for decoding it. Every failure of the bag itself — missing path, no
 ``metadata.yaml``, a truncated or corrupt file, a serialisation other than CDR, a topic that is not there —
 is a :class:`~visuomotor.bag.errors.BagError` naming the bag and the fix.
+
+Corrupt data is never replayed: each MCAP chunk is checked against its CRC-32 as it is read (our writer and
+rosbag2 store one) and the data-section CRC, where the writer stored one, when the bag is opened; a
+mismatch is a BagError naming the chunk (index, byte offset, topics, log-time range) and
+``visuomotor bag repair``, which drops it. A recording that was killed (no index, or a sqlite3 write-ahead
+log never merged) is refused with the same fix.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from rosbags.rosbag2 import Reader, ReaderError
 from rosbags.typesys.store import Typestore
 
 from visuomotor.bag.errors import BagError
+from visuomotor.bag.mcap_scan import data_crc_problem, scan_mcap
+from visuomotor.bag.repair import storage_files
 from visuomotor.bag.typestore import bag_typestore, ensure_type
 
 __all__ = ["BagMessage", "BagReader", "TopicSummary", "header_stamp_ns"]
@@ -100,7 +108,7 @@ def _storage_path(path: Path) -> Path:
         return files[0]
     raise BagError(
         f"{path} has no metadata.yaml and {len(files)} storage files: pass one .mcap/.db3 file, or "
-        "rebuild the metadata with `ros2 bag reindex`"
+        f"rebuild the metadata with `visuomotor bag repair {path}` (or `ros2 bag reindex`)"
     )
 
 
@@ -136,13 +144,19 @@ class BagReader:
         Raises:
             BagError: the bag is truncated, corrupt, compressed with an unknown format or not CDR.
         """
+        self._check_sqlite_log()
         try:
             reader = Reader(self._storage_path)
             reader.open()
         except FileNotFoundError as err:
             raise BagError(f"bag {self.path}: {err}") from err
         except _CORRUPT as err:
-            raise BagError(self._corrupt_message(err)) from err
+            raise BagError(self._corrupt_message(f"{type(err).__name__}: {err}")) from err
+        try:
+            self._check_data_crc()
+        except BaseException:
+            reader.close()
+            raise
         self._reader = reader
         self._connections = list(reader.connections)
         self._topics = {}
@@ -182,12 +196,53 @@ class BagReader:
             # Only fatal for the topics someone decodes: a bag with one exotic topic still replays.
             self._type_errors[conn.msgtype] = str(err)
 
-    def _corrupt_message(self, err: BaseException) -> str:
+    def _corrupt_message(self, detail: str) -> str:
         return (
-            f"bag {self.path} is truncated or corrupt ({type(err).__name__}: {err}); a recording stopped "
-            "without closing lacks its index: re-record it, or repair it (`mcap recover` for MCAP, "
-            "`ros2 bag reindex` for sqlite3)"
+            f"bag {self.path} is truncated or corrupt ({detail}); a recording stopped "
+            f"without closing lacks its index: repair it with `visuomotor bag repair {self.path}` (what "
+            "`mcap recover` / `ros2 bag reindex` do), or re-record it"
         )
+
+    def _files(self, suffix: str) -> list[Path]:
+        try:
+            return [f for f in storage_files(self._storage_path)[2] if f.suffix == suffix]
+        except BagError:
+            return []
+
+    def _check_sqlite_log(self) -> None:
+        """A sqlite3 bag whose write-ahead log was never merged: rosbags would read it without the log."""
+        for db in self._files(".db3"):
+            for side in ("-wal", "-journal"):
+                log = db.with_name(db.name + side)
+                if log.exists() and log.stat().st_size > 0:
+                    raise BagError(
+                        f"bag {self.path} was not closed cleanly: {log.name} ({log.stat().st_size} bytes) "
+                        f"holds messages not yet in {db.name}; run `visuomotor bag repair {self.path}`, "
+                        "which merges them and writes metadata.yaml"
+                    )
+
+    def _check_data_crc(self) -> None:
+        for f in self._files(".mcap"):
+            problem = data_crc_problem(f)
+            if problem:
+                raise BagError(
+                    self._locate_corruption()
+                    or f"bag {self.path} is corrupt outside its chunks ({f.name}: {problem}); its messages "
+                    f"are intact (every chunk's CRC matches): rewrite it with `visuomotor bag repair "
+                    f"{self.path} --out DIR`"
+                )
+
+    def _locate_corruption(self) -> str:
+        """The message naming the first corrupt chunk a scan of the bag's MCAP files finds; "" if none."""
+        for f in self._files(".mcap"):
+            scan = scan_mcap(f)
+            for chunk in scan.bad_chunks:
+                return (
+                    f"bag {self.path}: {scan.describe(chunk)} is corrupt ({chunk.problem}), so its messages "
+                    f"would replay wrong; drop it with `visuomotor bag repair {self.path} --out DIR` (every "
+                    "other chunk is kept), or re-record the bag"
+                )
+        return ""
 
     # ------------------------------------------------------------------ contents
     def _open_reader(self) -> Reader:
@@ -258,8 +313,10 @@ class BagReader:
                 conn, log_time, data = next(it)
             except StopIteration:
                 return
-            except _CORRUPT as err:
-                raise BagError(self._corrupt_message(err)) from err
+            # rosbags raises ReaderError on a CRC mismatch, lz4/zstd their own errors on a damaged chunk.
+            except Exception as err:
+                detail = f"{type(err).__name__}: {err}"
+                raise BagError(self._locate_corruption() or self._corrupt_message(detail)) from err
             yield BagMessage(conn.topic, conn.msgtype, log_time, data)
 
     def decode(self, message: BagMessage) -> Any:

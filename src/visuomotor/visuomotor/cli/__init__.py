@@ -26,6 +26,7 @@ JOBS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "run the closed-loop sim demo (needs the built ROS workspace)"),
     "record": ("record", "record chosen topics of a running graph to a rosbag2 MCAP bag"),
     "replay": ("replay", "replay a bag: offline through the core pipeline, or into the ROS graph"),
+    "bag": ("bag", "inspect a bag (info) or mend one a killed recording left (repair)"),
     "calibrate": ("calibrate", "hand-eye calibration of the camera extrinsics"),
 }
 

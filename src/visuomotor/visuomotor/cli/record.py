@@ -1,19 +1,27 @@
 """Record topics of a running graph into a rosbag2 bag: ``visuomotor record --out DIR [TOPIC ...]``.
 
 Runs the ``recorder`` node executable of the built workspace (the core never imports rclpy) and stops it
-with SIGINT on Ctrl-C or after ``--duration``; the node then closes the bag, which ``ros2 bag play``,
-``visuomotor replay`` and ``visuomotor eval`` read. No TOPIC records every topic (but ``/rosout`` and
-``/parameter_events``); ``--params config/recorder.yaml`` records the topics listed there.
+after ``--duration``, or when this command gets SIGINT (Ctrl-C) or SIGTERM (``docker stop``, systemd,
+``kill``): the signal is passed on to the node, which closes the bag (``ros2 bag play``, ``visuomotor
+replay`` and ``visuomotor eval`` read it), and the command waits for that — at most ``--stop-timeout``
+seconds, then it kills the node and says how to repair the bag. Exit code 0 when the bag was closed
+cleanly. No TOPIC records every topic (but ``/rosout`` and ``/parameter_events``); ``--params
+config/recorder.yaml`` records the topics listed there.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import signal
 import subprocess
+import sys
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from visuomotor.errors import ConfigError
@@ -72,24 +80,110 @@ def node_command(
     return cmd
 
 
-def run_node_process(cmd: list[str], duration_s: float | None = None) -> int:
-    """Run a node in the foreground until it exits, Ctrl-C, or ``duration_s``; stop it with SIGINT."""
-    proc = subprocess.Popen(cmd)
+#: how a node is asked to stop for each signal this command passes on (SIGHUP: the terminal went away)
+_FORWARD = {signal.SIGINT: signal.SIGINT, signal.SIGTERM: signal.SIGTERM, signal.SIGHUP: signal.SIGTERM}
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_with_parent() -> None:  # pragma: no cover (runs in the child between fork and exec)
+    """Linux: the node gets SIGTERM if this command dies without passing a signal on (e.g. SIGKILL)."""
+    parent = os.getppid()
     try:
-        proc.wait(timeout=duration_s)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGINT)
-    except KeyboardInterrupt:
-        # The terminal sent SIGINT to the node as well; make sure it got one, then let it close the bag.
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _exit_code(code: int) -> int:
+    """A child's return code as a shell reports it (killed by signal N → 128 + N)."""
+    return 128 - code if code < 0 else code
+
+
+def run_node_process(
+    cmd: list[str],
+    duration_s: float | None = None,
+    *,
+    stop_timeout_s: float = 30.0,
+    name: str = "node",
+    on_timeout: str = "",
+) -> int:
+    """Run a node in the foreground until it exits, ``duration_s`` passes, or a stop signal arrives.
+
+    The node runs in a session of its own, so it hears signals only through here, exactly once: the first
+    SIGINT, SIGTERM or SIGHUP is passed on (SIGINT as SIGINT, the others as SIGTERM; after ``duration_s``,
+    SIGINT), later ones are only reported. Then the node has ``stop_timeout_s`` to finish (the recorder
+    drains its queue and closes the bag); past that it is killed (SIGKILL) and ``on_timeout`` printed. On
+    Linux the node also gets SIGTERM if this process is killed outright.
+
+    Returns:
+        the node's exit code (128 + N when a signal N ended it); 1 when it had to be killed.
+    """
+    proc = subprocess.Popen(
+        cmd, start_new_session=True, preexec_fn=_stop_with_parent if sys.platform == "linux" else None
+    )
+    asked_at: list[float] = []  # when the node was asked to stop (empty: not yet)
+
+    def ask(sig: signal.Signals, why: str) -> None:
+        asked_at.append(time.monotonic())
         if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(sig)
+            print(
+                f"{why}: stopping the {name} (pid {proc.pid}) with {sig.name}; waiting up to "
+                f"{stop_timeout_s:g} s for it to finish",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        sig = signal.Signals(signum)
+        if not asked_at:
+            ask(_FORWARD[sig], sig.name)
+        else:
+            left = stop_timeout_s - (time.monotonic() - asked_at[0])
+            print(
+                f"{sig.name} again: the {name} is still finishing (killed in {max(left, 0):.0f} s if not "
+                "done)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # handlers can be set only there
+        previous = {sig: signal.signal(sig, on_signal) for sig in _FORWARD}
     try:
-        return proc.wait(timeout=30.0)
-    except KeyboardInterrupt:
-        return proc.wait()
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait()
+        started = time.monotonic()
+        while True:
+            try:
+                return _exit_code(proc.wait(timeout=0.1))
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if not asked_at and duration_s is not None and now - started >= duration_s:
+                ask(signal.SIGINT, f"{duration_s:g} s are over")
+            if asked_at and now - asked_at[0] > stop_timeout_s:
+                proc.kill()
+                proc.wait()
+                print(
+                    f"the {name} (pid {proc.pid}) did not finish within {stop_timeout_s:g} s of being asked "
+                    f"to stop: killed it (SIGKILL). {on_timeout}".rstrip(),
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return 1
+    except BaseException:
+        if proc.poll() is None:  # never leave the node running behind us; let it finish if it can
+            proc.terminate()
+            try:
+                proc.wait(stop_timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,6 +200,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="recorder params file (e.g. config/recorder.yaml); TOPIC/--out override it",
     )
     parser.add_argument("--use-sim-time", action="store_true", help="log times from /clock (sim runs)")
+    parser.add_argument(
+        "--stop-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="after Ctrl-C/SIGTERM/--duration, wait this long for the bag to close, then kill (default 30)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,8 +223,17 @@ def run(args: argparse.Namespace) -> int:
         params["exclude"] = list(args.exclude)
     if args.use_sim_time:
         params["use_sim_time"] = True
+    if not args.stop_timeout > 0:
+        raise ConfigError(f"--stop-timeout must be positive, got {args.stop_timeout}")
     cmd = node_command("recorder", params, [args.params] if args.params else [])
-    code = run_node_process(cmd, args.duration)
-    if code == 0 and (args.out / "metadata.yaml").is_file():
+    repair = f"The bag keeps what was on disk: run `visuomotor bag repair {args.out}`."
+    code = run_node_process(
+        cmd, args.duration, stop_timeout_s=args.stop_timeout, name="recorder", on_timeout=repair
+    )
+    closed = (args.out / "metadata.yaml").is_file()
+    if code == 0 and closed:
         print(f"bag written: {args.out}")
+    elif args.out.exists() and not closed:
+        print(f"the bag {args.out} was not closed (recorder exit code {code}). {repair}", file=sys.stderr)
+        code = code or 1
     return code
