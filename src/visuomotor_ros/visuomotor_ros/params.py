@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 
 from visuomotor.errors import ConfigError
 
@@ -25,14 +25,15 @@ __all__ = ["declare_flat", "reject_unknown_parameters", "resolve_config_path"]
 def declare_flat(node: Node, defaults: Mapping[str, Any]) -> dict[str, Any]:
     """Declare every key of ``defaults`` as a parameter and return the effective values.
 
-    Lists keep their element type from the default (an empty default list is declared as a string array).
-    Tuples are returned as lists; convert in the config's ``from_flat_dict``.
+    Lists keep their element type from the default; an empty default list has no element type to keep, so
+    it is declared dynamically typed (a params file may give doubles or strings; the config's
+    ``from_flat_dict`` checks them). Tuples are returned as lists.
     """
     values: dict[str, Any] = {}
     for key, default in defaults.items():
         value = list(default) if isinstance(default, tuple) else default
         if isinstance(value, list) and not value:
-            param = node.declare_parameter(key, Parameter.Type.STRING_ARRAY)
+            param = node.declare_parameter(key, None, ParameterDescriptor(dynamic_typing=True))
         else:
             param = node.declare_parameter(key, value)
         got = param.value

@@ -20,7 +20,11 @@ from visuomotor.control.monitor import StateMonitor, StateViolation
 from visuomotor.control.safety import SafetyGuard
 from visuomotor.control.streaming import StreamingCommander
 from visuomotor.control.violations import (
+    COLLISION_REJECTION_REASONS,
     REJECTION_REASONS,
+    CollisionKeepoutViolation,
+    CollisionTableViolation,
+    CollisionWorkspaceViolation,
     EstopActive,
     IkJumpViolation,
     IkUnreachableViolation,
@@ -29,6 +33,7 @@ from visuomotor.control.violations import (
     JointVelocityViolation,
     MalformedCommand,
     NonFiniteValue,
+    SelfCollisionViolation,
     StaleJointStates,
     StalePerception,
     TablePlaneViolation,
@@ -36,11 +41,15 @@ from visuomotor.control.violations import (
 )
 
 __all__ = [
+    "COLLISION_REJECTION_REASONS",
     "HOLD",
     "REJECTION_REASONS",
     "TARGET",
     "TRAJECTORY",
     "UR10E_MAX_JOINT_SPEED_RAD_S",
+    "CollisionKeepoutViolation",
+    "CollisionTableViolation",
+    "CollisionWorkspaceViolation",
     "Commander",
     "EstopActive",
     "IkJumpViolation",
@@ -53,6 +62,7 @@ __all__ = [
     "NonFiniteValue",
     "SafetyConfig",
     "SafetyGuard",
+    "SelfCollisionViolation",
     "StaleJointStates",
     "StalePerception",
     "StateMonitor",

@@ -15,16 +15,31 @@ from typing import Any
 import numpy as np
 
 from visuomotor.config import config_from_flat, config_to_flat
+from visuomotor.control.collision import UR10E_CAPSULES, segment_aabb_distance
 from visuomotor.errors import ConfigError
 from visuomotor.kinematics import UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES
 
-__all__ = ["UR10E_MAX_JOINT_SPEED_RAD_S", "SafetyConfig"]
+__all__ = [
+    "MAX_LINK_TABLE_MARGIN_M",
+    "MAX_SELF_COLLISION_MARGIN_M",
+    "UR10E_MAX_JOINT_SPEED_RAD_S",
+    "SafetyConfig",
+]
 
 _LOG = logging.getLogger(__name__)
 
 #: Hardware maximum joint speeds of the UR10e (design.md): 2.094 rad/s base/shoulder, 3.14 rad/s the rest.
 #: Configured limits must stay at or below these; with safety disabled these are what is left.
 UR10E_MAX_JOINT_SPEED_RAD_S: tuple[float, ...] = (2.094, 2.094, 3.14, 3.14, 3.14, 3.14)
+
+#: Largest accepted ``collision_self_margin_m``: the link pairs the model never checks
+#: (``collision.NEVER_COLLIDING_LINKS``) stay ≥ 0.0248 m apart by construction, so a margin up to this is
+#: honoured by every pair, checked or not.
+MAX_SELF_COLLISION_MARGIN_M = 0.02
+
+#: ``collision_table_margin_m`` must stay below this: the shoulder housing (radius 0.075 m around the
+#: shoulder axis, d1 = 0.1807 m up) and the upper arm's root hang this far above the table in every pose.
+MAX_LINK_TABLE_MARGIN_M = 0.1057
 
 Six = tuple[float, float, float, float, float, float]
 Three = tuple[float, float, float]
@@ -63,6 +78,27 @@ class SafetyConfig:
         path_sample_step_rad: the Cartesian checks (workspace, table) sample the interpolated joint path
             so that no joint moves more than this between samples, radians (0.02 rad ≈ 2.6 cm at 1.3 m).
         hold_time_s: time_from_start of the single point of a HOLD trajectory, seconds.
+        collision_table_margin_m: every arm link (shoulder … wrist 3, as capsules: ``control.collision``)
+            keeps this clearance above the table plane (z = 0) along the whole path, metres; the base is
+            bolted to the table and exempt. Below 0.1057: the shoulder housing and the upper arm's root
+            hang that far above the table by construction; in picking the lowest link, wrist 3, stays
+            ≥ 0.17 m up.
+        collision_tool_table_margin_m: clearance of the tool box (flange face to ``tool_tip_beyond_tcp_m``
+            past the TCP) above the table plane, metres. 0 by default — no corner of the tool below the
+            table top — because the finger tips work at the table: ``min_tcp_height_m`` already lets a
+            downward tool's tips reach z = 0, and the ACT policy's grasps bring them within 0.4 mm. It still
+            catches what the TCP check cannot: a tilted tool's corner or the tips of a tool pointing
+            sideways.
+        collision_self_margin_m: clearance between non-adjacent parts of the arm (and the tool), metres;
+            ≤ ``MAX_SELF_COLLISION_MARGIN_M``.
+        collision_keepout_margin_m: clearance of every part from every keep-out box, metres.
+        keepout_boxes_m: keep-out boxes no part of the arm or tool may enter, axis-aligned in base_link,
+            as a flat list of 6 numbers per box: x_min, y_min, z_min, x_max, y_max, z_max (metres); empty
+            by default. A box may not reach the robot's base column (it cannot move away from it).
+        tool_half_width_m: (2,) half widths of the tool box across the tool axis, along the flange x and
+            y axes, metres (the sim gripper: 0.04 coupling radius, 0.07 palm half-length).
+        tool_tip_beyond_tcp_m: how far the tool reaches past the TCP along the tool axis, metres (the sim
+            gripper's finger tips: 0.015 below the TCP between the pads).
     """
 
     unsafe_disable_safety: bool = False
@@ -82,6 +118,13 @@ class SafetyConfig:
     max_time_scale: float = 4.0
     path_sample_step_rad: float = 0.02
     hold_time_s: float = 0.2
+    collision_table_margin_m: float = 0.05
+    collision_tool_table_margin_m: float = 0.0
+    collision_self_margin_m: float = 0.01
+    collision_keepout_margin_m: float = 0.02
+    keepout_boxes_m: tuple[float, ...] = ()
+    tool_half_width_m: tuple[float, float] = (0.04, 0.07)
+    tool_tip_beyond_tcp_m: float = 0.015
 
     def __post_init__(self) -> None:
         for key in ("unsafe_disable_safety", "dry_run", "time_scaling"):
@@ -149,12 +192,64 @@ class SafetyConfig:
             )
         if not (_finite(self.max_time_scale) and 1.0 <= self.max_time_scale <= 100.0):
             raise ConfigError(f"commander: max_time_scale must be in [1, 100], got {self.max_time_scale!r}")
+        self._validate_collision()
         if self.unsafe_disable_safety:
             # Loud on purpose: this must never go unnoticed in a log.
             _LOG.warning(
                 "SAFETY DISABLED (unsafe_disable_safety: true): only the e-stop, NaN/inf rejection and the "
                 "UR10e hardware limits are enforced"
             )
+
+    def _validate_collision(self) -> None:
+        for key in (
+            "collision_table_margin_m",
+            "collision_tool_table_margin_m",
+            "collision_self_margin_m",
+            "collision_keepout_margin_m",
+            "tool_tip_beyond_tcp_m",
+        ):
+            value = getattr(self, key)
+            if not (_finite(value) and 0.0 <= value <= 1.0):
+                raise ConfigError(f"commander: {key} must be a number in [0, 1] metres, got {value!r}")
+        if self.collision_table_margin_m >= MAX_LINK_TABLE_MARGIN_M:
+            raise ConfigError(
+                f"commander: collision_table_margin_m must be < {MAX_LINK_TABLE_MARGIN_M} m (the shoulder "
+                "housing and the upper arm's root are always that close to the table, so every command "
+                f"would be refused), got {self.collision_table_margin_m}"
+            )
+        if self.collision_self_margin_m > MAX_SELF_COLLISION_MARGIN_M:
+            raise ConfigError(
+                f"commander: collision_self_margin_m must be ≤ {MAX_SELF_COLLISION_MARGIN_M} m (link pairs "
+                f"that are never checked stay only 0.0248 m apart), got {self.collision_self_margin_m}"
+            )
+        widths = self.tool_half_width_m
+        if len(widths) != 2 or not all(_finite(v) and 0.0 < v <= 1.0 for v in widths):
+            raise ConfigError(
+                f"commander: tool_half_width_m must be 2 numbers in (0, 1] metres, got {widths!r}"
+            )
+        flat = self.keepout_boxes_m
+        if len(flat) % 6 or not all(_finite(v) for v in flat):
+            raise ConfigError(
+                "commander: keepout_boxes_m must be a flat list of finite numbers, 6 per box "
+                f"(x_min, y_min, z_min, x_max, y_max, z_max, ...), got {len(flat)} values: {list(flat)!r}"
+            )
+        base = UR10E_CAPSULES[0]  # the fixed joint-1 column at the base_link origin
+        for k in range(len(flat) // 6):
+            lo, hi = np.array(flat[6 * k : 6 * k + 3]), np.array(flat[6 * k + 3 : 6 * k + 6])
+            if not (lo < hi).all():
+                axis = int(np.argmax(lo >= hi))
+                raise ConfigError(
+                    f"commander: keepout_boxes_m box {k} (values {6 * k}–{6 * k + 5}): min must be < max on "
+                    f"every axis, got {'xyz'[axis]} {lo[axis]} ≥ {hi[axis]}"
+                )
+            gap = float(segment_aabb_distance(base.p0_m, base.p1_m, lo, hi)) - base.radius_m
+            if gap < self.collision_keepout_margin_m:
+                raise ConfigError(
+                    f"commander: keepout_boxes_m box {k} ({lo.tolist()} – {hi.tolist()} m) comes within "
+                    f"{max(gap, 0.0):.3f} m of the robot's base column, less than collision_keepout_margin_m "
+                    f"= {self.collision_keepout_margin_m} m: the base cannot move away, so every command "
+                    "would be refused; shrink or move the box"
+                )
 
     @property
     def enabled(self) -> bool:

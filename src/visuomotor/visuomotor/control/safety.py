@@ -3,9 +3,12 @@
 :class:`SafetyGuard` checks a whole trajectory from the current joints the way the controller will
 execute it (cubic Hermite with velocities, linear without): joint positions, velocities and accelerations
 exactly per segment, and the TCP/flange along densely sampled points of the path (workspace box, table
-plane). It also owns the e-stop latch, input staleness and IK-jump rejection, and counts rejections per
-reason. A failed check raises a :class:`SafetyViolation` subclass whose ``reason`` is a stable code (for
-counters and logs) and whose message names the limit, the joint or axis, the value and the fix.
+plane), and on the same samples the whole arm as capsules plus the tool box (``control.collision``):
+every link above the table plane, the tool's axis (flange to tip) inside the workspace box, every part
+out of the keep-out boxes, non-adjacent parts clear of each other. It also owns the e-stop latch, input
+staleness and IK-jump rejection, and counts rejections per reason. A failed check raises a
+:class:`SafetyViolation` subclass whose ``reason`` is a stable code (for counters and logs) and whose
+message names the limit, the joint or axis, the value and the fix.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import NoReturn
 
 import numpy as np
 
+from visuomotor.control.collision import Aabb, CollisionChecker, CollisionHit, CollisionModel, ToolBox
 from visuomotor.control.config import SafetyConfig
 from visuomotor.control.trajectory import (
     HermiteSegments,
@@ -23,6 +27,9 @@ from visuomotor.control.trajectory import (
     sample_path,
 )
 from visuomotor.control.violations import (
+    CollisionKeepoutViolation,
+    CollisionTableViolation,
+    CollisionWorkspaceViolation,
     EstopActive,
     IkJumpViolation,
     JointAccelerationViolation,
@@ -30,13 +37,15 @@ from visuomotor.control.violations import (
     JointVelocityViolation,
     MalformedCommand,
     NonFiniteValue,
+    SelfCollisionViolation,
     StaleJointStates,
     StalePerception,
     TablePlaneViolation,
     WorkspaceViolation,
 )
 from visuomotor.errors import SafetyViolation
-from visuomotor.kinematics import UR10E_JOINT_NAMES, Ur10eKinematics
+from visuomotor.kinematics import UR10E_JOINT_NAMES
+from visuomotor.kinematics.ur10e import link_frames_batch
 
 __all__ = ["SafetyGuard"]
 
@@ -59,13 +68,24 @@ class SafetyGuard:
 
     def __init__(self, config: SafetyConfig, *, T_flange_tcp: np.ndarray | None) -> None:
         self._config = config
-        self._flange = Ur10eKinematics(joint_limits_rad=config.joint_limits_rad())
         self._T_flange_tcp = np.eye(4) if T_flange_tcp is None else np.array(T_flange_tcp, dtype=np.float64)
         self._limits = config.joint_limits_rad()
         self._vmax = config.velocity_limits_rad_s()
         self._amax = config.acceleration_limits_rad_s2()
         self._box_lo = np.array(config.workspace_min_m)
         self._box_hi = np.array(config.workspace_max_m)
+        tool = ToolBox.along_tool_axis(
+            self._T_flange_tcp, config.tool_half_width_m, config.tool_tip_beyond_tcp_m
+        )
+        self._collision = CollisionChecker(
+            CollisionModel(tool=tool),
+            table_margin_m=config.collision_table_margin_m,
+            tool_table_margin_m=config.collision_tool_table_margin_m,
+            self_margin_m=config.collision_self_margin_m,
+            keepout_margin_m=config.collision_keepout_margin_m,
+            keepout_boxes=Aabb.from_flat(config.keepout_boxes_m),
+            workspace=Aabb(config.workspace_min_m, config.workspace_max_m),
+        )
         self._counts: dict[str, int] = {}
         self._estop_reason: str | None = None
         self._silent = False  # True inside stop_path_ok: a probe, not a rejection
@@ -79,6 +99,11 @@ class SafetyGuard:
     def T_flange_tcp(self) -> np.ndarray:  # noqa: N802 - frame names carry their capital T
         """(4, 4) copy of the tool transform used for the Cartesian checks."""
         return self._T_flange_tcp.copy()
+
+    @property
+    def collision(self) -> CollisionChecker:
+        """The whole-arm collision checker (capsules + tool box) the path checks use."""
+        return self._collision
 
     def reset(self) -> None:
         """Clear the rejection counters (the e-stop stays latched)."""
@@ -224,10 +249,11 @@ class SafetyGuard:
 
         With velocities the path is the cubic Hermite spline through (start, points); without, it is
         linear (streamed targets: the terminal stop is the next target's business). Joint position,
-        velocity and acceleration are checked exactly on every segment; TCP (box, table) and flange
-        (table) on path samples at most ``path_sample_step_rad`` apart, every point included. The first
-        segment may not move a joint or the TCP further outside a limit than the start already is, so an
-        arm that starts just outside can still be commanded back in.
+        velocity and acceleration are checked exactly on every segment; TCP (box, table), flange (table)
+        and the whole arm (link capsules and tool box: table, workspace, keep-out boxes, self-collision)
+        on path samples at most ``path_sample_step_rad`` apart, every point included. The first segment
+        may not move a joint, the TCP or any part further outside a limit than the start already is, so
+        an arm that starts just outside can still be commanded back in.
 
         Args:
             q_start_rad: (6,) current joints, radians, ``UR10E_JOINT_NAMES`` order.
@@ -373,7 +399,8 @@ class SafetyGuard:
     def _check_cartesian(self, seg: HermiteSegments, q0: np.ndarray, knot_t: np.ndarray) -> None:
         samples, seg_index = sample_path(seg, self._config.path_sample_step_rad)
         # Joint values are inside the limits here (checked first), so FK is well defined on every sample.
-        T_flange = self._flange.forward_batch(samples)
+        frames = link_frames_batch(samples)  # (n, 7, 4, 4): every link, for the collision checks
+        T_flange = frames[:, 6]
         p_tcp = (T_flange @ self._T_flange_tcp)[:, :3, 3]
         z_flange = T_flange[:, 2, 3]
         first = seg_index == 0  # the first segment: no worse than the start state
@@ -415,3 +442,44 @@ class SafetyGuard:
                     "keep targets inside the workspace box or enlarge it in config/safety.yaml"
                 )
             )
+        hit = self._collision.first_hit(self._collision.clearances(frames), first)
+        if hit is not None:
+            self._reject_collision(hit, when(hit.sample))
+
+    def _reject_collision(self, hit: CollisionHit, when: str) -> NoReturn:
+        c = self._config
+        if hit.kind == "collision_table":
+            key = "collision_tool_table_margin_m" if hit.part == "tool" else "collision_table_margin_m"
+            self.reject(
+                CollisionTableViolation(
+                    f"table collision: the {hit.part}'s lowest point is {hit.clearance_m:+.4f} m from the "
+                    f"table plane (base_link z = 0; negative = below the table top) {when}, less than "
+                    f"{key} = {hit.limit_m:.4f} m; keep the arm higher (approach from above, elbow up)"
+                )
+            )
+        if hit.kind == "collision_workspace":
+            what = "tool's axis (flange to tip)" if hit.part == "tool" else hit.part
+            self.reject(
+                CollisionWorkspaceViolation(
+                    f"workspace: the {what} reaches {-hit.clearance_m:.4f} m outside the workspace box "
+                    f"{list(c.workspace_min_m)} – {list(c.workspace_max_m)} m (workspace_min_m / "
+                    f"workspace_max_m, base_link) {when}; keep the tool further inside the box (tilt it "
+                    "less near a wall), or enlarge the box"
+                )
+            )
+        if hit.kind == "collision_keepout":
+            self.reject(
+                CollisionKeepoutViolation(
+                    f"keep-out: the {hit.part} comes within {max(hit.clearance_m, 0.0):.4f} m of {hit.other} "
+                    f"(keepout_boxes_m, base_link) {when}, less than collision_keepout_margin_m = "
+                    f"{c.collision_keepout_margin_m:.4f} m; route the motion around the box"
+                )
+            )
+        self.reject(
+            SelfCollisionViolation(
+                f"self-collision: the {hit.part} and the {hit.other} are {hit.clearance_m:+.4f} m apart "
+                f"(negative = overlapping) {when}, less than collision_self_margin_m = "
+                f"{c.collision_self_margin_m:.4f} m; keep the wrist and tool away from the arm (another IK "
+                "branch, or a wider elbow)"
+            )
+        )

@@ -11,7 +11,11 @@ from typing import ClassVar
 from visuomotor.errors import SafetyViolation
 
 __all__ = [
+    "COLLISION_REJECTION_REASONS",
     "REJECTION_REASONS",
+    "CollisionKeepoutViolation",
+    "CollisionTableViolation",
+    "CollisionWorkspaceViolation",
     "EstopActive",
     "IkJumpViolation",
     "IkUnreachableViolation",
@@ -20,6 +24,7 @@ __all__ = [
     "JointVelocityViolation",
     "MalformedCommand",
     "NonFiniteValue",
+    "SelfCollisionViolation",
     "StaleJointStates",
     "StalePerception",
     "TablePlaneViolation",
@@ -105,6 +110,30 @@ class IkUnreachableViolation(_Reasoned):
     reason = "ik_unreachable"
 
 
+class CollisionTableViolation(_Reasoned):
+    """Some arm link or the tool comes closer to the table plane than its collision margin."""
+
+    reason = "collision_table"
+
+
+class CollisionWorkspaceViolation(_Reasoned):
+    """The tool's axis (flange face to tip) leaves the workspace box somewhere along the path."""
+
+    reason = "collision_workspace"
+
+
+class CollisionKeepoutViolation(_Reasoned):
+    """Some part of the arm or tool comes within ``collision_keepout_margin_m`` of a keep-out box."""
+
+    reason = "collision_keepout"
+
+
+class SelfCollisionViolation(_Reasoned):
+    """Two non-adjacent parts of the arm (or the tool) come closer than ``collision_self_margin_m``."""
+
+    reason = "self_collision"
+
+
 #: Every rejection code, in the order checks run.
 REJECTION_REASONS: tuple[str, ...] = tuple(
     c.reason
@@ -121,5 +150,12 @@ REJECTION_REASONS: tuple[str, ...] = tuple(
         JointAccelerationViolation,
         WorkspaceViolation,
         TablePlaneViolation,
+        CollisionTableViolation,
+        CollisionWorkspaceViolation,
+        CollisionKeepoutViolation,
+        SelfCollisionViolation,
     )
 )
+
+#: The whole-arm collision codes, in the order they are checked (after ``table_plane`` and ``workspace``).
+COLLISION_REJECTION_REASONS: tuple[str, ...] = REJECTION_REASONS[-4:]

@@ -39,6 +39,7 @@ __all__ = [
     "Ur10eKinematics",
     "base_from_base_link",
     "base_link_from_base",
+    "link_frames_batch",
 ]
 
 #: Published UR10e DH table (standard DH; universal-robots.com, "DH parameters for calculations of
@@ -105,6 +106,41 @@ def base_from_base_link(T_base_link_X: np.ndarray) -> np.ndarray:
         (..., 4, 4) new array, poses in ``base``.
     """
     return base_link_from_base(T_base_link_X)
+
+
+def link_frames_batch(q_rad: np.ndarray) -> np.ndarray:
+    """All DH frames 0…6 of the UR10e in ``base_link`` for many joint vectors (see
+    ``Ur10eKinematics.link_frames_batch``).
+
+    Args:
+        q_rad: (m, 6) joint angles, radians.
+
+    Returns:
+        (m, 7, 4, 4) ``T_base_link_frame_i`` for i = 0 (DH ``base``) … 6 (flange), metres.
+
+    Raises:
+        KinematicsInputError: ``q_rad`` is not (m, 6) or holds a NaN/inf.
+    """
+    q = np.asarray(q_rad, dtype=np.float64)
+    if q.ndim != 2 or q.shape[1] != UR10E_DH.n_joints:
+        raise KinematicsInputError(f"q_rad must have shape (m, {UR10E_DH.n_joints}), got {q.shape}")
+    if not np.isfinite(q).all():
+        raise KinematicsInputError("q_rad contains NaN or inf")
+    m = q.shape[0]
+    out = np.empty((m, UR10E_DH.n_joints + 1, 4, 4))
+    out[:, 0] = T_BASE_LINK_BASE
+    ct, st = np.cos(q), np.sin(q)
+    L = np.zeros((m, 4, 4))
+    L[:, 3, 3] = 1.0
+    for i in range(UR10E_DH.n_joints):
+        ca, sa = math.cos(UR10E_DH.alpha[i]), math.sin(UR10E_DH.alpha[i])
+        a, d = UR10E_DH.a[i], UR10E_DH.d[i]
+        c, s = ct[:, i], st[:, i]
+        L[:, 0, 0], L[:, 0, 1], L[:, 0, 2], L[:, 0, 3] = c, -s * ca, s * sa, a * c
+        L[:, 1, 0], L[:, 1, 1], L[:, 1, 2], L[:, 1, 3] = s, c * ca, -c * sa, a * s
+        L[:, 2, 1], L[:, 2, 2], L[:, 2, 3] = sa, ca, d
+        np.matmul(out[:, i], L, out=out[:, i + 1])
+    return out
 
 
 def _rigid_inverse(T: np.ndarray) -> np.ndarray:
@@ -224,6 +260,24 @@ class Ur10eKinematics:
         T = forward_dh_batch(UR10E_DH, q_rad)
         T[:, :2, :] *= -1.0
         return T if self._T_tcp_flange is None else T @ self._T_flange_tcp
+
+    def link_frames_batch(self, q_rad: np.ndarray) -> np.ndarray:
+        """Every DH frame of the chain for many joint vectors: the per-link frames collision checks need.
+
+        Frame 0 is the DH ``base`` (fixed, = ``T_BASE_LINK_BASE``); frame i (1…6) is DH frame i, rigidly
+        attached to link i (moved by joint i; standard DH: its origin sits on joint i+1's axis, z along it);
+        frame 6 is the flange (``forward_flange``). The tool offset is not applied.
+
+        Args:
+            q_rad: (m, 6) joint angles, radians.
+
+        Returns:
+            (m, 7, 4, 4) ``T_base_link_frame_i``, metres.
+
+        Raises:
+            KinematicsInputError: ``q_rad`` is not (m, 6) or holds a NaN/inf.
+        """
+        return link_frames_batch(q_rad)
 
     # ------------------------------------------------------------------ inverse kinematics
 
