@@ -98,6 +98,8 @@ def _check_within_limits(commands: list[tuple[np.ndarray, JointTrajectory]]) -> 
     kin = Ur10eKinematics(T_flange_tcp=SimWorld.T_FLANGE_TCP)
     for q_at, msg in commands:
         assert list(msg.joint_names) == list(UR10E_JOINT_NAMES)
+        if not msg.points:
+            continue  # a STOP: the JTC's own stop (hold where the arm is), sent without trustworthy joints
         q = np.array([p.positions for p in msg.points])
         qd = np.array([p.velocities for p in msg.points])
         t = np.array([duration_to_ns(p.time_from_start) * 1e-9 for p in msg.points])
@@ -223,14 +225,20 @@ def test_streaming_mode_moves_the_arm_with_checked_targets(
     def along(k: int) -> list[np.ndarray]:  # the chunk a policy sends at tick k: the rest of the path
         return [T0 + (goal - T0) * min(k + i + 1, 10) / 10 for i in range(10)]
 
-    for k in range(25):  # a fresh chunk every 0.1 s keeps perception fresh
+    def distance_to_goal() -> float:
+        with cell.lock:
+            return float(np.linalg.norm(kin.forward(cell.q)[:3, 3] - goal[:3, 3]))
+
+    # A fresh chunk every 0.1 s keeps perception fresh; on a loaded machine the realtime sim may lag, so
+    # keep sending the goal (up to 6 s more) until the arm is there.
+    k = 0
+    while k < 25 or (distance_to_goal() >= 0.01 and k < 85):
         cell.send_chunk(along(k))
         time.sleep(0.1)
+        k += 1
     chunk = along(0)
     wait_until(lambda: len(targets) > 50, 10, "forward-position targets")
-    with cell.lock:
-        q_end = cell.q.copy()
-    assert np.linalg.norm(kin.forward(q_end)[:3, 3] - goal[:3, 3]) < 0.01  # the arm got there
+    assert distance_to_goal() < 0.01  # the arm got there
     cfg = SafetyConfig()
     q = np.array(targets)
     lim = cfg.joint_limits_rad()

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from visuomotor.errors import ConfigError
 
-__all__ = ["config_from_flat", "config_to_flat", "read_params_file"]
+__all__ = ["config_from_flat", "config_to_flat", "read_params_file", "read_text_file"]
 
 C = TypeVar("C")
 
@@ -67,14 +67,26 @@ def read_params_file(path: str | Path, node: str, *, required: bool = True) -> d
 
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
     except OSError as err:
         raise ConfigError(
             f"params file {path} cannot be read ({err}); pass an existing config/*.yaml"
         ) from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"params file {path} is not UTF-8 text (byte {err.start}: {err.reason}); save it as UTF-8"
+        ) from err
     except yaml.YAMLError as err:
-        raise ConfigError(f"params file {path} is not valid YAML: {err}") from err
-    section = data.get(node, {}).get("ros__parameters") if isinstance(data, Mapping) else None
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"params file {path} is not valid YAML{where}: {problem}") from err
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"params file {path}: expected `{node}: ros__parameters:`, got a {type(data).__name__}"
+        )
+    body = data.get(node, {})
+    section = body.get("ros__parameters") if isinstance(body, Mapping) else None
     if section is None:
         if required:
             raise ConfigError(f"{path} has no `{node}: ros__parameters:` section")
@@ -82,6 +94,19 @@ def read_params_file(path: str | Path, node: str, *, required: bool = True) -> d
     if not isinstance(section, Mapping):
         raise ConfigError(f"{path}: `{node}: ros__parameters:` must be a mapping")
     return _dotted(section, "", node)
+
+
+def read_text_file(path: str | Path, what: str) -> str:
+    """The UTF-8 text of a user-given file, or ConfigError naming it (missing, unreadable, not UTF-8)."""
+    path = Path(path)
+    try:
+        return path.read_bytes().decode("utf-8")
+    except OSError as err:
+        raise ConfigError(f"{what} {path} cannot be read ({err.strerror or err})") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{what} {path} is not UTF-8 text (byte {err.start}: {err.reason}); save it as UTF-8"
+        ) from err
 
 
 def _dotted(tree: Mapping[str, Any], prefix: str, section: str) -> dict[str, Any]:

@@ -2,6 +2,10 @@
 
 Every converter is a plain function; nodes call them and never touch message fields themselves.
 Images are decoded without copies where the encoding allows (``np.frombuffer`` over the message data).
+
+Safety-relevant inputs are validated here, once, for every node: :func:`joint_state_from_msg` (lengths,
+names, finiteness, range → ``JointStateSample`` or ``InvalidJointState``) and
+:func:`action_chunk_from_msg` (step count, unit quaternions → ``ChunkInput`` or ``MalformedCommand``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
 from sensor_msgs.msg import CameraInfo, Image, JointState
 
+from visuomotor.control.commander import ChunkInput
+from visuomotor.control.state import JointStateSample, joint_state_from_arrays
+from visuomotor.control.violations import MalformedCommand
 from visuomotor.errors import CameraError
 from visuomotor.geometry import CameraIntrinsics
 from visuomotor.interfaces import IMAGE_ENCODINGS, Detection, Object3D, Track, TrackState
@@ -28,12 +35,14 @@ from visuomotor_interfaces.msg import Track as TrackMsg
 
 __all__ = [
     "IMAGE_CHANNELS",
+    "action_chunk_from_msg",
     "camera_info_to_intrinsics",
     "detection_from_msg",
     "detection_to_msg",
     "duration_to_ns",
     "image_to_numpy",
     "intrinsics_to_camera_info",
+    "joint_state_from_msg",
     "joint_state_msg",
     "matrix_to_pose",
     "ns_to_duration",
@@ -163,6 +172,59 @@ def joint_state_msg(
     msg.velocity = [float(x) for x in velocities]
     msg.effort = [0.0] * len(names)
     return msg
+
+
+def joint_state_from_msg(msg: JointState) -> JointStateSample:
+    """The UR10e's six joints from a ``sensor_msgs/JointState``, validated (the one place that does it).
+
+    Returns:
+        positions in ``UR10E_JOINT_NAMES`` order, velocities if the message carries them (else None: see
+        ``JointStateFilter`` for the estimate), the header stamp and the other joints' finite positions.
+
+    Raises:
+        InvalidJointState: wrong lengths, missing or duplicate names, NaN/inf, values outside the UR10e's
+            range; the message names the problem. Drop the message and count it.
+    """
+    return joint_state_from_arrays(msg.name, msg.position, msg.velocity, stamp_to_ns(msg.header.stamp))
+
+
+#: A chunk pose's quaternion may be off unit length by this much (float32 round trips); more is malformed.
+_QUATERNION_NORM_TOLERANCE = 1e-2
+
+
+def action_chunk_from_msg(msg: object, max_steps: int) -> ChunkInput:
+    """A ``visuomotor_interfaces/ActionChunk`` as a :class:`ChunkInput`.
+
+    Non-finite values pass through (the guard refuses them, counted as ``non_finite``); what the guard
+    cannot see is refused here: more than ``max_steps`` steps (before converting any), and a finite
+    orientation that is not a unit quaternion (a zero quaternion would read as the identity rotation).
+
+    Raises:
+        MalformedCommand: naming the step and the problem.
+    """
+    steps = msg.steps  # type: ignore[attr-defined]
+    if len(steps) > max_steps:
+        raise MalformedCommand(
+            f"a chunk of {len(steps)} steps is longer than max_chunk_steps = {max_steps}; send shorter chunks"
+        )
+    poses = np.empty((len(steps), 4, 4))
+    for i, step in enumerate(steps):
+        q = step.tcp_pose.orientation
+        quat = np.array([q.w, q.x, q.y, q.z], dtype=np.float64)
+        norm = float(np.linalg.norm(quat))
+        if np.isfinite(norm) and abs(norm - 1.0) > _QUATERNION_NORM_TOLERANCE:
+            raise MalformedCommand(
+                f"chunk step {i}: the orientation quaternion has norm {norm:.4g}, not 1; send a unit "
+                "quaternion (x, y, z, w)"
+            )
+        poses[i] = pose_to_matrix(step.tcp_pose)
+    gripper = np.array([float(step.gripper) for step in steps], dtype=np.float64)
+    return ChunkInput(
+        stamp_to_ns(msg.header.stamp),  # type: ignore[attr-defined]
+        poses,
+        gripper,
+        duration_to_ns(msg.step_period) * 1e-9,  # type: ignore[attr-defined]
+    )
 
 
 def matrix_to_pose(T: np.ndarray) -> Pose:

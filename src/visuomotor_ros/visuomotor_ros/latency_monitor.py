@@ -4,10 +4,15 @@ Sources of frames (counted for drops): the colour camera_info (one per frame, ch
 present, the simulator's own trail (its render stage, prepended to the frame's trail). The end of the
 pipeline is a topic whose messages carry ``header`` + ``timings`` (FrameTrail by default; a partial
 pipeline can end at tracks or detections). Publishes ``LatencyReport`` and writes JSON on shutdown.
+
+It also follows the commander's latched e-stop state (``estop_state_topic``): every change is logged, and
+the JSON (``estop``: engaged, changes, engaged time) and the printed table show it. Every callback is
+guarded: a malformed message is counted (``dropped_inputs`` in the JSON), logged and dropped.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -15,14 +20,15 @@ from typing import Any
 
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
 
 from visuomotor.errors import ConfigError
 from visuomotor.latency import FrameTrail, LatencyError, LatencyRecorder, LatencySummary
 from visuomotor_interfaces import msg as vm_msg
 from visuomotor_ros.convert import stamp_to_ns, summary_to_report, trail_from_msg
-from visuomotor_ros.params import declare_flat, reject_unknown_parameters
-from visuomotor_ros.qos import SENSOR, STATE
+from visuomotor_ros.guard import CallbackGuard
+from visuomotor_ros.params import declare_flat, reject_unknown_parameters, require_range
+from visuomotor_ros.qos import LATCHED, SENSOR, STATE
 from visuomotor_ros.runner import run_node
 
 __all__ = ["LatencyMonitorNode", "main"]
@@ -36,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "end_type": "FrameTrail",
     "report_topic": "/visuomotor/latency",
     "rejection_topic": "/visuomotor/rejections",
+    "estop_state_topic": "/visuomotor/estop_state",
     "report_period_s": 1.0,
     "drop_horizon_s": 2.0,
     "json_path": "",
@@ -50,8 +57,8 @@ class LatencyMonitorNode(Node):
         reject_unknown_parameters(self)
         if p["end_type"] not in END_TYPES:
             raise ConfigError(f"end_type must be one of {END_TYPES}, got {p['end_type']!r}")
-        if p["report_period_s"] <= 0 or p["drop_horizon_s"] <= 0:
-            raise ConfigError("report_period_s and drop_horizon_s must be positive")
+        require_range("report_period_s", p["report_period_s"], 0.01, 3600.0, "s")
+        require_range("drop_horizon_s", p["drop_horizon_s"], 0.01, 3600.0, "s")
         self._params = p
         self._lock = threading.Lock()
         self._recorder = LatencyRecorder(drop_horizon_ns=int(p["drop_horizon_s"] * 1e9))
@@ -60,15 +67,26 @@ class LatencyMonitorNode(Node):
         self._source_window = 512
         self._pending_ends: dict[int, tuple[FrameTrail, int]] = {}
         self._pending_wait_ns = 500_000_000
+        self._estop: bool | None = None  # None: no commander state seen
+        self._estop_changes = 0
+        self._estop_engaged_ns = 0  # total wall time engaged, ns
+        self._estop_since_ns = 0
 
-        self.create_subscription(CameraInfo, p["source_topic"], self._on_source, SENSOR)
+        g = self._guard = CallbackGuard(self)
+        self.create_subscription(CameraInfo, p["source_topic"], g.wrap("source", self._on_source), SENSOR)
         if p["source_trail_topic"]:
-            self.create_subscription(vm_msg.FrameTrail, p["source_trail_topic"], self._on_source_trail, STATE)
-        self.create_subscription(getattr(vm_msg, p["end_type"]), p["end_topic"], self._on_end, STATE)
+            on_trail = g.wrap("source_trail", self._on_source_trail)
+            self.create_subscription(vm_msg.FrameTrail, p["source_trail_topic"], on_trail, STATE)
+        end_type = getattr(vm_msg, p["end_type"])
+        self.create_subscription(end_type, p["end_topic"], g.wrap("end", self._on_end), STATE)
         if p["rejection_topic"]:
-            self.create_subscription(String, p["rejection_topic"], self._on_rejection, STATE)
+            on_rejection = g.wrap("rejection", self._on_rejection)
+            self.create_subscription(String, p["rejection_topic"], on_rejection, STATE)
+        if p["estop_state_topic"]:
+            on_estop = g.wrap("estop_state", self._on_estop)
+            self.create_subscription(Bool, p["estop_state_topic"], on_estop, LATCHED)
         self._pub = self.create_publisher(vm_msg.LatencyReport, p["report_topic"], STATE)
-        self.create_timer(p["report_period_s"], self._report)
+        self.create_timer(p["report_period_s"], g.wrap("report", self._report))
         self.get_logger().info(
             f"monitoring {p['source_topic']} → {p['end_topic']} ({p['end_type']}), "
             f"report on {p['report_topic']}"
@@ -76,7 +94,32 @@ class LatencyMonitorNode(Node):
 
     def _on_rejection(self, msg: String) -> None:
         with self._lock:
-            self._recorder.rejected(msg.data or "unspecified")
+            self._recorder.rejected(msg.data[:64] or "unspecified")
+
+    def _on_estop(self, msg: Bool) -> None:
+        now = time.monotonic_ns()
+        with self._lock:
+            if msg.data == self._estop:
+                return
+            if self._estop:
+                self._estop_engaged_ns += now - self._estop_since_ns
+            if self._estop is not None:
+                self._estop_changes += 1
+            self._estop, self._estop_since_ns = bool(msg.data), now
+        if msg.data:
+            self.get_logger().error("E-STOP engaged (commander): the arm holds")
+        else:
+            self.get_logger().info("e-stop released (commander)")
+
+    def estop_report(self) -> dict[str, Any]:
+        """The e-stop as seen on the commander's latched state: engaged (None if never seen), changes,
+        seconds engaged so far."""
+        with self._lock:
+            engaged_ns = self._estop_engaged_ns
+            if self._estop:
+                engaged_ns += time.monotonic_ns() - self._estop_since_ns
+            changes = self._estop_changes
+            return {"engaged": self._estop, "changes": changes, "engaged_s": round(engaged_ns * 1e-9, 3)}
 
     def _on_source(self, msg: CameraInfo) -> None:
         with self._lock:
@@ -138,7 +181,13 @@ class LatencyMonitorNode(Node):
         self._pub.publish(summary_to_report(summary, self.get_clock().now().nanoseconds))
         if self._params["json_path"]:
             # Kept current every report, so a process killed before its shutdown still leaves the numbers.
-            summary.write_json(Path(self._params["json_path"]))
+            self._write_json(summary, Path(self._params["json_path"]))
+
+    def _write_json(self, summary: LatencySummary, path: Path) -> None:
+        """The summary's JSON plus the e-stop (``estop``) and the messages this monitor dropped."""
+        data = {**summary.to_dict(), "estop": self.estop_report(), "dropped_inputs": self._guard.counts}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
     def close(self) -> None:
         """Write the JSON report and print the table (called once on shutdown)."""
@@ -147,10 +196,16 @@ class LatencyMonitorNode(Node):
         summary = self.summary()
         if self._params["json_path"]:
             path = Path(self._params["json_path"])
-            summary.write_json(path)
+            self._write_json(summary, path)
             self.get_logger().info(f"latency report written to {path}")
         if self._params["print_table"]:
-            print(summary.format_table(), flush=True)
+            estop = self.estop_report()
+            line = (
+                "e-stop: not seen" if estop["engaged"] is None
+                else f"e-stop: {'ENGAGED' if estop['engaged'] else 'released'} ({estop['changes']} changes, "
+                f"{estop['engaged_s']:.1f} s engaged)"
+            )
+            print(f"{summary.format_table()}\n{line}", flush=True)
 
 
 def main(args: list[str] | None = None) -> int:

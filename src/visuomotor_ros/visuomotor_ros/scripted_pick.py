@@ -4,6 +4,8 @@ It stands where the policy will stand: for every colour frame it runs one step o
 publishes the frame's trail (stage ``expert``), so the latency monitor sees camera → expert → command.
 Commands go to the UR driver topics (scaled JTC + gripper), in sim time (``use_sim_time:=true``).
 Status (phase names, then ``done: success`` / ``done: failure …``) is latched on ``~/status``.
+Joint states are validated by ``convert.joint_state_from_msg``; every callback is guarded (a malformed
+message is counted, logged and dropped; the node keeps running).
 """
 
 from __future__ import annotations
@@ -19,15 +21,21 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray, String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from visuomotor.errors import ConfigError, KinematicsError
-from visuomotor.kinematics import UR10E_JOINT_NAMES
+from visuomotor.errors import KinematicsError, SimError
 from visuomotor.latency import FrameTrail, StageTimer
 from visuomotor.sim import JointTrajectoryCommand
 from visuomotor.sim.expert import PhaseCommand, ScriptedPick, to_phase_commands
 from visuomotor_interfaces.msg import FrameTrail as FrameTrailMsg
 from visuomotor_interfaces.msg import SimGroundTruth
-from visuomotor_ros.convert import ns_to_duration, pose_to_matrix, stamp_to_ns, trail_to_msg
-from visuomotor_ros.params import declare_flat, reject_unknown_parameters
+from visuomotor_ros.convert import (
+    joint_state_from_msg,
+    ns_to_duration,
+    pose_to_matrix,
+    stamp_to_ns,
+    trail_to_msg,
+)
+from visuomotor_ros.guard import CallbackGuard
+from visuomotor_ros.params import declare_flat, reject_unknown_parameters, require_range
 from visuomotor_ros.qos import COMMAND, LATCHED, SENSOR, STATE
 from visuomotor_ros.runner import run_node
 
@@ -69,8 +77,8 @@ class ScriptedPickNode(Node):
         super().__init__("scripted_pick", **kwargs)
         p = declare_flat(self, DEFAULTS)
         reject_unknown_parameters(self)
-        if p["start_delay_s"] < 0 or p["settle_after_s"] < 0:
-            raise ConfigError("start_delay_s and settle_after_s must be ≥ 0")
+        require_range("start_delay_s", p["start_delay_s"], 0.0, 600.0, "s")
+        require_range("settle_after_s", p["settle_after_s"], 0.0, 600.0, "s")
         self._p = p
         self._expert = ScriptedPick()
         self._lock = threading.Lock()
@@ -87,21 +95,29 @@ class ScriptedPickNode(Node):
         self._pub_grip = self.create_publisher(Float64MultiArray, p["topics.gripper"], COMMAND)
         self._pub_trail = self.create_publisher(FrameTrailMsg, p["topics.frame_trail"], STATE)
         self._pub_status = self.create_publisher(String, "~/status", LATCHED)
-        self.create_subscription(JointState, p["topics.joint_states"], self._on_joints, STATE)
-        self.create_subscription(SimGroundTruth, p["topics.ground_truth"], self._on_truth, STATE)
-        self.create_subscription(Image, p["topics.color"], self._on_frame, SENSOR)
+        g = self._guard = CallbackGuard(self)
+        self.create_subscription(
+            JointState, p["topics.joint_states"], g.wrap("joint_states", self._on_joints), STATE
+        )
+        self.create_subscription(
+            SimGroundTruth, p["topics.ground_truth"], g.wrap("ground_truth", self._on_truth), STATE
+        )
+        self.create_subscription(Image, p["topics.color"], g.wrap("color", self._on_frame), SENSOR)
 
     def _status(self, text: str) -> None:
         self.get_logger().info(text)
         self._pub_status.publish(String(data=text))
 
     def _on_joints(self, msg: JointState) -> None:
-        index = {n: i for i, n in enumerate(msg.name)}
-        if all(n in index for n in UR10E_JOINT_NAMES):
-            with self._lock:
-                self._joints = np.array([msg.position[index[n]] for n in UR10E_JOINT_NAMES])
+        sample = joint_state_from_msg(msg)  # InvalidJointState: counted and dropped by the guard
+        with self._lock:
+            self._joints = np.array(sample.positions_rad)
 
     def _on_truth(self, msg: SimGroundTruth) -> None:
+        for o in msg.objects:
+            p, q, e = o.pose.position, o.pose.orientation, o.extent
+            if not np.isfinite([p.x, p.y, p.z, q.x, q.y, q.z, q.w, e.x, e.y, e.z, o.size_m]).all():
+                raise SimError(f"ground truth of {o.name!r} is not finite: dropped")
         with self._lock:
             self._truth = msg
 

@@ -32,8 +32,12 @@ def line_chunk(k: int = 10, velocity_m_s: tuple[float, float, float] = (0.1, 0.0
     return poses
 
 
+AT_REST = np.zeros(6)
+
+
 def plan(c: Commander, poses: np.ndarray, q: np.ndarray = Q_HOME, **kw: Any):
-    stamps = {"now_ns": NOW, "perception_stamp_ns": NOW - 50_000_000, "joints_stamp_ns": NOW - 5_000_000}
+    stamps = {"now_ns": NOW, "perception_stamp_ns": NOW - 50_000_000, "joints_stamp_ns": NOW - 5_000_000,
+              "qd_current_rad_s": AT_REST}
     stamps.update(kw)
     return c.plan(poses, np.full(len(poses), 0.3), STEP_S, q, **stamps)
 
@@ -95,16 +99,61 @@ def test_nan_gripper_and_nan_joint_state() -> None:
         now_ns=NOW,
         perception_stamp_ns=NOW,
         joints_stamp_ns=NOW,
+        qd_current_rad_s=AT_REST,
     )
     assert cmd.reason_code == "non_finite" and "gripper[9]" in cmd.reason
     bad_q = Q_HOME.copy()
     bad_q[1] = np.nan
     cmd = plan(c, line_chunk(), q=bad_q)
+    # No trustworthy joints: a STOP (no points, sent as the controller's own stop), never the joints of an
+    # earlier plan.
     assert cmd.kind == HOLD and cmd.reason_code == "non_finite"
-    np.testing.assert_array_equal(cmd.positions, Q_HOME[None])  # the last finite joints
-    fresh = commander()
-    cmd = plan(fresh, line_chunk(), q=bad_q)
-    assert cmd.kind == HOLD and not cmd.publish and cmd.positions.shape == (0, 6)  # nothing to hold at
+    assert cmd.is_stop and cmd.publish and cmd.positions.shape == (0, 6)
+
+
+def test_hold_with_nan_joints_never_goes_to_a_remembered_target() -> None:
+    """Probe: NaN joint states made the HOLD go to the last planned joints (q0 −0.400 while the arm was at
+    0.050, 3.4 rad/s): a HOLD without trustworthy joints is now a STOP with no points."""
+    c = commander()
+    assert plan(c, line_chunk()).accepted  # the commander has seen Q_HOME (q0 = −0.4)
+    nan_q = np.full(6, np.nan)
+    for cmd in (
+        plan(c, line_chunk(), q=nan_q),
+        c.hold(nan_q, "estop", "test"),
+        c.hold(None, "estop", "test"),
+    ):
+        assert cmd.kind == HOLD and cmd.is_stop and cmd.positions.shape == (0, 6)
+    c2 = commander()
+    assert plan(c2, line_chunk()).accepted
+    # Stale joint states are not trustworthy either: the joints they carry are where the arm WAS.
+    stale = c2.watchdog(NOW, Q_HOME, perception_stamp_ns=NOW, joints_stamp_ns=NOW - 500_000_000,
+                        qd_current_rad_s=AT_REST)
+    assert stale is not None and stale.reason_code == "stale_joint_states" and stale.is_stop
+
+
+def test_unknown_velocity_refuses_the_plan() -> None:
+    """Probe: a chunk planned with no joint velocities assumed rest; with the arm at 0.9 rad/s the accepted
+    plan needed 25 rad/s² against 6. Unknown velocity is now refused; the true one is checked."""
+    c = commander()
+    cmd = plan(c, line_chunk(), qd_current_rad_s=None)
+    assert cmd.kind == HOLD and cmd.reason_code == "unknown_velocity"
+    assert "velocity is unknown" in cmd.reason
+    moving = np.array([-0.9, 0.0, 0.0, 0.0, 0.0, 0.0])  # base swinging the other way at 0.9 rad/s
+    cmd = plan(commander(time_scaling=False), line_chunk(), qd_current_rad_s=moving)
+    assert cmd.kind == HOLD and cmd.reason_code == "joint_acceleration_limit"
+    cmd = plan(c, line_chunk(), qd_current_rad_s=moving)  # time scaling: accepted only inside the limits
+    if cmd.accepted:
+        from visuomotor.control.trajectory import HermiteSegments, knots_with_start
+
+        knots = knots_with_start(Q_HOME, cmd.times_s, cmd.positions, cmd.velocities, moving)
+        seg = HermiteSegments.build(*knots)
+        assert (seg.peak_acceleration()[0] <= SafetyConfig().acceleration_limits_rad_s2() * (1 + 1e-6)).all()
+
+
+def test_overlong_chunk_is_refused_before_ik() -> None:
+    poses = np.repeat(line_chunk(k=1), 51, axis=0)
+    cmd = plan(commander(), poses)
+    assert cmd.kind == HOLD and cmd.reason_code == "malformed" and "max_chunk_steps" in cmd.reason
 
 
 def test_unreachable_pose_holds_with_the_reason() -> None:
@@ -197,7 +246,8 @@ def test_streaming_follows_the_chunk_within_the_limits_and_holds_on_a_camera_sta
     s = StreamingCommander(Commander(cfg, T_flange_tcp=T_FLANGE_TCP), tick_s=0.008)
     poses = line_chunk(k=10)
     planned = s.set_chunk(
-        poses, np.zeros(10), STEP_S, Q_HOME, now_ns=NOW, perception_stamp_ns=NOW, joints_stamp_ns=NOW
+        poses, np.zeros(10), STEP_S, Q_HOME, now_ns=NOW, perception_stamp_ns=NOW, joints_stamp_ns=NOW,
+        qd_current_rad_s=AT_REST,
     )
     assert planned.accepted
     q, v = Q_HOME.copy(), np.zeros(6)
@@ -222,7 +272,8 @@ def test_streaming_reaches_the_chunk_end_and_rejects_a_bad_tick() -> None:
     s = StreamingCommander(commander(), tick_s=0.01)
     poses = line_chunk(k=5, velocity_m_s=(0.05, 0.0, 0.0))
     planned = s.set_chunk(
-        poses, np.zeros(5), STEP_S, Q_HOME, now_ns=NOW, perception_stamp_ns=NOW, joints_stamp_ns=NOW
+        poses, np.zeros(5), STEP_S, Q_HOME, now_ns=NOW, perception_stamp_ns=NOW, joints_stamp_ns=NOW,
+        qd_current_rad_s=AT_REST,
     )
     q = Q_HOME
     for i in range(1, 120):
@@ -243,9 +294,35 @@ def test_streaming_reaches_the_chunk_end_and_rejects_a_bad_tick() -> None:
         joints_stamp_ns=NOW + 121 * 10_000_000,
     )
     assert out.kind == HOLD and out.reason_code == "non_finite"
-    np.testing.assert_array_equal(out.positions[0], q)
+    assert out.is_stop  # no trustworthy joints: nothing new is streamed, the controller keeps its target
     with pytest.raises(ConfigError, match="tick_s"):
         StreamingCommander(commander(), tick_s=0.0)
+
+
+def test_streaming_holds_when_the_target_runs_away_from_the_measured_arm() -> None:
+    """Probe: with the measured arm not moving, the streamed target walked 0.4 rad away and every tick was
+    accepted. The distance to the measured joints is now bounded (max_tracking_error_rad)."""
+    cfg = SafetyConfig()
+    s = StreamingCommander(Commander(cfg, T_flange_tcp=T_FLANGE_TCP), tick_s=0.008)
+    poses = line_chunk(k=10, velocity_m_s=(0.2, 0.1, -0.1))
+    planned = s.set_chunk(
+        poses, np.zeros(10), STEP_S, Q_HOME, now_ns=NOW, perception_stamp_ns=NOW, joints_stamp_ns=NOW,
+        qd_current_rad_s=AT_REST,
+    )
+    assert planned.accepted
+    errors = []
+    for i in range(1, 400):
+        t_ns = NOW + i * 8_000_000
+        out = s.tick(t_ns, Q_HOME, perception_stamp_ns=t_ns, joints_stamp_ns=t_ns)  # the arm never moves
+        if out.kind == HOLD:
+            break
+        errors.append(float(np.abs(out.positions[0] - Q_HOME).max()))
+    assert out.kind == HOLD and out.reason_code == "tracking_error"
+    assert "max_tracking_error_rad = 0.150" in out.reason
+    np.testing.assert_array_equal(out.positions[0], Q_HOME)  # held at the measured joints
+    assert max(errors) <= cfg.max_tracking_error_rad
+    with pytest.raises(ConfigError, match="max_tracking_error_rad"):
+        SafetyConfig(max_tracking_error_rad=2.0)
 
 
 def test_hold_while_moving_is_a_braking_stop_within_the_acceleration_limits() -> None:
@@ -256,9 +333,11 @@ def test_hold_while_moving_is_a_braking_stop_within_the_acceleration_limits() ->
     assert cmd.kind == HOLD and cmd.reason_code == "stale_perception"
     t_stop = cmd.times_s[0]
     np.testing.assert_allclose(t_stop, max(0.2, float(np.max(np.abs(qd) / cfg.acceleration_limits_rad_s2()))))
-    np.testing.assert_allclose(cmd.positions[0], Q_HOME + qd * t_stop / 2)
+    # From where the arm is now: the joint state (5 ms old) extrapolated at its velocity.
+    q_now = Q_HOME + qd * 0.005
+    np.testing.assert_allclose(cmd.positions[0], q_now + qd * t_stop / 2)
     # Executed by the JTC emulation from (q, q̇): constant deceleration, never faster than the start.
-    knots = np.vstack([Q_HOME, cmd.positions])
+    knots = np.vstack([q_now, cmd.positions])
     ts = np.linspace(0.0, t_stop, 201)
     qd_t = np.array(
         [interpolate_trajectory(t, [0.0, t_stop], knots, np.vstack([qd, [0.0] * 6]))[1] for t in ts]
@@ -266,15 +345,19 @@ def test_hold_while_moving_is_a_braking_stop_within_the_acceleration_limits() ->
     acc = np.diff(qd_t, axis=0) / np.diff(ts)[:, None]
     assert (np.abs(acc) <= cfg.acceleration_limits_rad_s2() + 1e-6).all()
     assert (np.abs(qd_t) <= np.abs(qd) + 1e-12).all()
-    # Braking past a joint limit is not allowed: then the hold is in place.
+    # Braking past a joint limit is not allowed, and stopping in place from 1 rad/s in 0.2 s breaks the
+    # acceleration limit: then the hold is the controller's own stop (no points), not a failing command.
     near = Q_HOME.copy()
     near[0] = -6.05
     cmd = plan(
         c, line_chunk(), q=near, perception_stamp_ns=None, qd_current_rad_s=np.array([-1.0, 0, 0, 0, 0, 0])
     )
+    assert cmd.is_stop and cmd.publish
+    # At rest near the limit the in-place hold passes the guard from the measured state.
+    cmd = plan(c, line_chunk(), q=near, perception_stamp_ns=None)
     np.testing.assert_array_equal(cmd.positions[0], near)
     assert cmd.times_s[0] == cfg.hold_time_s
-    assert c.guard.rejections == {"stale_perception": 2}  # the braking probe is not a rejection
+    assert c.guard.rejections == {"stale_perception": 3}  # the braking probe is not a rejection
 
 
 def test_gripper_command_is_binary_at_the_threshold() -> None:
@@ -282,5 +365,5 @@ def test_gripper_command_is_binary_at_the_threshold() -> None:
     poses = line_chunk()
     for value, expected in ((0.49, 0.0), (0.5, 1.0), (0.93, 1.0), (-0.2, 0.0), (1.4, 1.0)):
         cmd = c.plan(poses, np.full(len(poses), value), STEP_S, Q_HOME, now_ns=NOW,
-                     perception_stamp_ns=NOW, joints_stamp_ns=NOW)
+                     perception_stamp_ns=NOW, joints_stamp_ns=NOW, qd_current_rad_s=AT_REST)
         assert cmd.accepted and cmd.gripper == expected, (value, cmd.gripper)

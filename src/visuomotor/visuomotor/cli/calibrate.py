@@ -78,9 +78,12 @@ def _sim_config(path: Path | None) -> SimConfig:
 
     if path is None:
         return SimConfig()
+    from visuomotor.config import read_text_file
+
+    text = read_text_file(path, "--sim-config")
     try:
-        doc = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as err:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as err:
         raise ConfigError(
             f"cannot read the sim parameters {path}: {err}; pass a file like config/sim.yaml"
         ) from err
@@ -109,6 +112,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.poses < 1:
         raise ConfigError(f"--poses must be ≥ 1, got {args.poses}")
+    if not 1 <= args.render_scale <= 4:
+        raise ConfigError(f"--render-scale must be 1–4, got {args.render_scale}")
+    if args.out is not None and args.out.is_dir():
+        raise ConfigError(f"--out {args.out} is a directory; name the extrinsics YAML file to write")
+    if args.images is not None and not args.images.is_dir():
+        raise ConfigError(
+            f"--images {args.images} is not a directory; pass the folder holding calibration_views.json "
+            "(written by `visuomotor calibrate --sim --save-views DIR` or your capture tool)"
+        )
     truth = None
     if args.sim:
         capture = capture_sim_views(_sim_config(args.sim_config), args.poses, args.seed, args.render_scale)

@@ -41,6 +41,17 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from visuomotor.detection.dataset import DatasetConfig, build_dataset
+    from visuomotor.errors import ConfigError
+
+    counts = {"--images": args.images, "--val-images": args.val_images, "--cubes": args.cubes,
+              "--distractors": args.distractors, "--seed": args.seed, "--val-seed": args.val_seed}
+    for flag, value in counts.items():
+        if value < 0:
+            raise ConfigError(f"{flag} must be ≥ 0, got {value}")
+    if args.images + args.val_images == 0:
+        raise ConfigError("--images and --val-images are both 0: nothing to render")
+    if args.out.exists() and not args.out.is_dir():
+        raise ConfigError(f"--out {args.out} is a file; name a directory (created if missing)")
 
     config = DatasetConfig(
         width_px=args.imgsz[0],
@@ -53,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         image_format=args.format,
     )
     config = replace(config)  # validated in __post_init__
-    total = max(args.images, 0) + args.val_images
+    total = args.images + args.val_images
     start = time.perf_counter()
     with tqdm(total=total, unit="frame", disable=args.no_progress, desc="rendering") as bar:
         manifest = build_dataset(

@@ -95,9 +95,12 @@ def _run_directory(path: Path, replay_into: Path, what: str, args: argparse.Name
 def run(args: argparse.Namespace) -> int:
     # The report stack (matplotlib, faster-coco-eval, trackeval) loads only when a bag is evaluated, so
     # `visuomotor eval detector` and `--help` stay fast.
+    from visuomotor.errors import ConfigError
     from visuomotor.report import summary_lines, write_report
 
     report_dir: Path = args.report
+    if report_dir.exists() and not report_dir.is_dir():
+        raise ConfigError(f"--report {report_dir} is a file; name a directory (created if missing)")
     main_dir = _run_directory(args.bag, report_dir, "BAG", args)
     other_dir = None
     if args.compare is not None:

@@ -75,8 +75,10 @@ def pipeline_config(args: argparse.Namespace, **options: Any) -> ReplayConfig:
     """The ReplayConfig of ``add_pipeline_arguments``' options plus ``options`` (ReplayConfig fields)."""
     from dataclasses import replace
 
+    from visuomotor.config import read_text_file
     from visuomotor.replay import ReplayConfig
 
+    read_text_file(args.extrinsics, "--extrinsics file")  # not UTF-8 → one line, not a traceback
     config = ReplayConfig.from_params_files(
         args.config_dir,
         required=args.config_dir != Path("config"),
@@ -101,6 +103,8 @@ def _run_offline(args: argparse.Namespace) -> int:
         max_frames=args.max_frames,
         progress=not args.no_progress,
     )
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise ConfigError(f"--out {args.out} is a file; name a directory (created if missing)")
     run = replay_offline(args.bag, config)
     out = args.out if args.out is not None else Path("runs") / "replay" / run.bag
     result, timing = run.write(out)

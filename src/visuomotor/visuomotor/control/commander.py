@@ -10,13 +10,19 @@ Two outputs for the two UR controllers (design.md, "Outside interfaces"):
   limits.
 
 Every command passes :class:`~visuomotor.control.SafetyGuard` as a whole; on any rejection the output is a
-HOLD at the current joints (a braking stop when the joint velocity is known) plus the reason — never a
-partly checked command.
+HOLD from the measured state plus the reason — never a partly checked command, never a remembered target.
+A HOLD is, in order of preference: a braking stop within the limits (velocity known), an in-place hold at
+the measured joints (checked from the measured state), or — when the joint state is not trustworthy
+(stale, invalid) or neither passes — a HOLD with no points: "stop where you are" by the controller's own
+stop semantics (the node sends an empty ``JointTrajectory``). A chunk is planned only from a known joint
+velocity (measured, or estimated by ``control.state.JointStateFilter``); unknown → refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -30,7 +36,13 @@ from visuomotor.control.trajectory import (
     knots_with_start,
     required_time_scale,
 )
-from visuomotor.control.violations import IkUnreachableViolation, MalformedCommand
+from visuomotor.control.violations import (
+    IkUnreachableViolation,
+    InvalidJointState,
+    MalformedCommand,
+    StaleJointStates,
+    UnknownJointVelocity,
+)
 from visuomotor.errors import IkUnreachableError, KinematicsError, SafetyViolation
 from visuomotor.kinematics import UR10E_JOINT_NAMES, Ur10eKinematics
 from visuomotor.latency import LatencyRecorder
@@ -38,7 +50,7 @@ from visuomotor.latency import LatencyRecorder
 if TYPE_CHECKING:
     from visuomotor.sim.jtc import JointTrajectoryCommand
 
-__all__ = ["HOLD", "TARGET", "TRAJECTORY", "Commander", "JointCommand"]
+__all__ = ["HOLD", "TARGET", "TRAJECTORY", "ChunkInput", "Commander", "JointCommand"]
 
 _LOG = logging.getLogger(__name__)
 _N = len(UR10E_JOINT_NAMES)
@@ -65,20 +77,38 @@ def readonly(a: object) -> np.ndarray:
 
 
 @dataclass(frozen=True, slots=True)
+class ChunkInput:
+    """An action chunk as it arrives, checked for shape at the boundary (values are the guard's business).
+
+    Attributes:
+        stamp_ns: source camera stamp of the observation the chunk was computed from, ns.
+        T_base_link_tcp: (k, 4, 4) TCP poses in ``base_link``, metres (may hold NaN: refused by the guard).
+        gripper: (k,) closure per step, 0 open … 1 closed.
+        step_s: time between steps, seconds.
+    """
+
+    stamp_ns: int
+    T_base_link_tcp: np.ndarray
+    gripper: np.ndarray
+    step_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class JointCommand:
     """What the commander decided: a trajectory, a streamed target, or a HOLD with its reason.
 
     Attributes:
         kind: ``"trajectory"`` (accepted chunk), ``"target"`` (accepted streaming tick) or ``"hold"``.
         joint_names: (6,) column order, ``UR10E_JOINT_NAMES``.
-        times_s: (N,) time_from_start of each point, seconds (N = 0 only for a hold with no known joints).
-        positions: (N, 6) joint positions, radians (a hold: the current joints, or where a braking stop
+        times_s: (N,) time_from_start of each point, seconds. N = 0 only for a STOP: a hold without a
+            trustworthy joint state, sent as the controller's own stop (an empty ``JointTrajectory``).
+        positions: (N, 6) joint positions, radians (a hold: the measured joints, or where a braking stop
             ends; see ``Commander.hold``).
         velocities: (N, 6) joint velocities, rad/s (zero at a trajectory's last point and for a hold).
         gripper: closure to command, 0 open or 1 closed: the chunk's first step thresholded at
             ``GRIPPER_CLOSE_AT`` (a regressed 0.4 must not half-close on a cube); None = leave the gripper
             as it is (every hold: never drop a cube).
-        publish: False in ``dry_run`` (compute + log only) and for a hold with no points.
+        publish: False in ``dry_run`` (compute + log only).
         reason_code: rejection code (``REJECTION_REASONS``), "" when accepted.
         reason: the rejection message (names limit, joint/axis, value and fix), "" when accepted.
         time_scale: total duration ratio applied by time scaling (1.0 = chunk timing kept).
@@ -99,6 +129,11 @@ class JointCommand:
     def accepted(self) -> bool:
         """True unless this is a HOLD."""
         return self.kind != HOLD
+
+    @property
+    def is_stop(self) -> bool:
+        """True for a HOLD with no points: stop where you are by the controller's own semantics."""
+        return self.kind == HOLD and self.times_s.size == 0
 
     def to_trajectory_command(self) -> JointTrajectoryCommand:
         """This command as the sim's ``JointTrajectoryCommand`` (what ``SimWorld.follow_trajectory`` takes).
@@ -123,8 +158,8 @@ class Commander:
     that starts from rest or ends (zero final velocity) at chunk-step timing needs ≈ 4·v/step_s of
     acceleration at its ends: 0.25 rad/s at 0.1 s steps is 10 rad/s², over every default limit, so without
     it an ordinary chunk could never start the arm. Only timing changes, never the path, and the result
-    passes the same guard. Small and stateful: ``reset()`` forgets the last known joints and the
-    guard's counters (never the e-stop).
+    passes the same guard. Small and stateful: ``reset()`` forgets the hold state and the guard's counters
+    (never the e-stop).
 
     Args:
         config: limits and switches.
@@ -146,7 +181,6 @@ class Commander:
         # IK inside the configured limits, so `nearest` picks a representation the guard accepts.
         self._kin = Ur10eKinematics(T_flange_tcp=T_flange_tcp, joint_limits_rad=config.joint_limits_rad())
         self._recorder = recorder
-        self._last_good_q: np.ndarray | None = None
         self._holding = False
 
     @property
@@ -173,8 +207,7 @@ class Commander:
         return self._holding
 
     def reset(self) -> None:
-        """Forget the last known joints and the hold state; clear the guard's counters (not the e-stop)."""
-        self._last_good_q = None
+        """Forget the hold state; clear the guard's counters (not the e-stop)."""
         self._holding = False
         self._guard.reset()
 
@@ -202,13 +235,18 @@ class Commander:
             now_ns: current time, ns, on the clock of both stamps.
             perception_stamp_ns: source camera stamp of the chunk's observation, ns (None = none yet).
             joints_stamp_ns: stamp of ``q_current_rad``, ns (None = none yet).
-            qd_current_rad_s: (6,) current joint velocity, rad/s; None = at rest. The first segment
-                starts with it, so pass it while the arm moves or the start acceleration is misjudged.
+            qd_current_rad_s: (6,) current joint velocity, rad/s, measured or estimated
+                (``JointStateFilter``); None = unknown, and the chunk is refused (``unknown_velocity``):
+                the first segment starts with it, and assuming rest misjudges the start acceleration.
+
+        The plan starts where the arm is NOW: the measured joints extrapolated at their velocity from
+        ``joints_stamp_ns`` to ``now_ns`` (a joint state may be up to ``joint_state_timeout_s`` old; at
+        0.6 rad/s that is 0.12 rad, enough to turn a smooth first segment into 20 rad/s²).
 
         Returns:
-            ``kind == "trajectory"`` with k points, or ``kind == "hold"``: at the current joints, or a
-            braking stop if ``qd_current_rad_s`` is given (see :meth:`hold`).
+            ``kind == "trajectory"`` with k points, or ``kind == "hold"`` (see :meth:`hold`).
         """
+        q_current_rad = self.predicted_joints(q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns)
         try:
             q0 = self._current_joints(q_current_rad)
             g = self._guard
@@ -223,10 +261,27 @@ class Commander:
                         f"{poses.shape} and {grip.shape}"
                     )
                 )
+            if poses.shape[0] > self._config.max_chunk_steps:
+                g.reject(
+                    MalformedCommand(
+                        f"a chunk of {poses.shape[0]} steps is longer than max_chunk_steps = "
+                        f"{self._config.max_chunk_steps}; send shorter chunks"
+                    )
+                )
             step = self._checked(step_s, "step_s", 0)
-            if not step > 0.0:
-                g.reject(MalformedCommand(f"step_s must be > 0 s, got {float(step)}"))
-            qd0 = None if qd_current_rad_s is None else self._checked(qd_current_rad_s, "qd_current_rad_s", 1)
+            if not 0.0 < step <= 10.0:
+                g.reject(MalformedCommand(f"step_s must be in (0, 10] s, got {float(step)}"))
+            if qd_current_rad_s is None:
+                g.reject(
+                    UnknownJointVelocity(
+                        "the current joint velocity is unknown (the joint states carry none and no two "
+                        "recent samples give an estimate); a plan from rest could break the acceleration "
+                        "limits, so the chunk is refused — publish velocities in /joint_states"
+                    )
+                )
+            qd0 = self._checked(qd_current_rad_s, "qd_current_rad_s", 1)
+            if qd0.shape != (_N,):
+                g.reject(MalformedCommand(f"qd_current_rad_s must have shape ({_N},), got {qd0.shape}"))
             positions = self._solve_chain(poses, q0)
             times = float(step) * np.arange(1, positions.shape[0] + 1)
             times, velocities, scale = self._timing(q0, times, positions, qd0)
@@ -261,6 +316,7 @@ class Commander:
         """
         if self._holding:
             return None
+        q_current_rad = self.predicted_joints(q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns)
         try:
             self._guard.check_estop()
             self._guard.check_inputs_fresh(now_ns, perception_stamp_ns, joints_stamp_ns)
@@ -277,12 +333,52 @@ class Commander:
     ) -> JointCommand:
         """A HOLD for the node's own reasons (counted under ``reason_code`` in the recorder).
 
-        Without a velocity (or at rest) the single point is the current joints (the last finite ones if
-        these are not) at ``hold_time_s``. With the current velocity the hold is a braking stop: constant
-        deceleration within the acceleration limits to q + q̇·T/2 at T = max(hold_time_s, max |q̇|/a_max),
-        used only if that stop path passes every limit; otherwise the in-place hold.
+        Always from the measured state, never from a remembered target. With the current velocity the
+        hold is a braking stop: constant deceleration within the acceleration limits to q + q̇·T/2 at
+        T = max(hold_time_s, max |q̇|/a_max), used only if that stop path passes every limit. Otherwise
+        the single point is the measured joints at ``hold_time_s``, if that passes the guard from the
+        measured state. Otherwise — or when ``q_current_rad`` is None or not finite — a STOP: no points
+        (``JointCommand.is_stop``), sent as the controller's own stop.
+
+        Args:
+            q_current_rad: (6,) measured joints, radians; None = no trustworthy joint state.
+            reason_code: counter key, e.g. ``"estop"``.
+            reason: message for the log.
+            qd_current_rad_s: (6,) measured or estimated velocity, rad/s; None = unknown.
         """
         return self._make_hold(q_current_rad, reason_code, reason, qd_current_rad_s)
+
+    def predicted_joints(
+        self,
+        q_current_rad: np.ndarray,
+        qd_current_rad_s: np.ndarray | None,
+        now_ns: int,
+        joints_stamp_ns: int | None,
+    ) -> np.ndarray:
+        """The measured joints extrapolated at constant velocity to ``now_ns`` (where the arm is now).
+
+        Only for a fresh state (0 < age ≤ ``joint_state_timeout_s``) with a known, finite velocity;
+        otherwise ``q_current_rad`` as given (a stale or invalid one is refused by the checks anyway).
+        """
+        q, qd = _vector(q_current_rad), _vector(qd_current_rad_s, max_abs=1e3)
+        if q is None or qd is None or joints_stamp_ns is None:
+            return q_current_rad
+        age_s = (now_ns - joints_stamp_ns) * 1e-9
+        if not 0.0 < age_s <= self._config.joint_state_timeout_s:
+            return q_current_rad
+        return q + qd * age_s
+
+    def refuse(
+        self,
+        violation: SafetyViolation,
+        q_current_rad: np.ndarray | None,
+        qd_current_rad_s: np.ndarray | None = None,
+    ) -> JointCommand:
+        """A HOLD for a command refused before planning (e.g. malformed at the boundary), counted by the
+        guard under the violation's reason like any other rejection. Arguments as in :meth:`hold`."""
+        with contextlib.suppress(SafetyViolation):
+            self._guard.reject(violation)
+        return self._hold(q_current_rad, violation, qd_current_rad_s)
 
     # ------------------------------------------------------------------ internals
 
@@ -290,7 +386,6 @@ class Commander:
         q = self._checked(q_current_rad, "q_current_rad", 1)
         if q.shape != (_N,):
             self._guard.reject(MalformedCommand(f"q_current_rad must have shape ({_N},), got {q.shape}"))
-        self._last_good_q = q.copy()
         return q
 
     def _checked(self, value: object, name: str, ndim: int) -> np.ndarray:
@@ -353,7 +448,22 @@ class Commander:
         self, q_current_rad: object, violation: SafetyViolation, qd_current_rad_s: object = None
     ) -> JointCommand:
         reason_code = getattr(violation, "reason", "safety")
+        if isinstance(violation, StaleJointStates | InvalidJointState):
+            q_current_rad = None  # the joints are not trustworthy: stop where the arm is, not where we think
         return self._make_hold(q_current_rad, reason_code, str(violation), qd_current_rad_s)
+
+    def _stop(self, reason_code: str, reason: str) -> JointCommand:
+        empty = np.zeros((0, _N))
+        return JointCommand(
+            HOLD,
+            readonly(np.zeros(0)),
+            readonly(empty),
+            readonly(empty),
+            None,
+            publish=not self._config.dry_run,
+            reason_code=reason_code,
+            reason=reason,
+        )
 
     def _make_hold(
         self, q_current_rad: object, reason_code: str, reason: str, qd_current_rad_s: object = None
@@ -361,31 +471,18 @@ class Commander:
         if self._recorder is not None:
             self._recorder.rejected(reason_code)
         self._holding = True
-        try:
-            q = np.asarray(q_current_rad, dtype=np.float64)
-            ok = q.shape == (_N,) and bool(np.isfinite(q).all())
-        except (TypeError, ValueError):
-            ok = False
-        if ok:
-            self._last_good_q = q.copy()
-        elif self._last_good_q is not None:
-            q = self._last_good_q
-        else:
-            # Nothing finite to hold at: publish nothing; the controller keeps its last (checked) target.
-            empty = np.zeros((0, _N))
-            return JointCommand(
-                HOLD,
-                readonly(np.zeros(0)),
-                readonly(empty),
-                readonly(empty),
-                None,
-                False,
-                reason_code,
-                reason,
-            )
+        q = _vector(q_current_rad)
+        if q is None:
+            return self._stop(reason_code, reason)
+        qd = _vector(qd_current_rad_s, max_abs=1e3)  # beyond 1000 rad/s it is not a velocity
         t_hold, q_hold = self._config.hold_time_s, q
-        if ok and qd_current_rad_s is not None and self._config.enabled:
-            t_hold, q_hold = self._braking_stop(q, qd_current_rad_s)
+        braking = self._braking_stop(q, qd) if qd is not None and qd.any() and self._config.enabled else None
+        if braking is not None:
+            t_hold, q_hold = braking
+        elif not self._guard.stop_path_ok(q, t_hold, q, np.zeros(_N) if qd is None else qd):
+            # Neither a braking stop nor the in-place hold passes from the measured state (e.g. braking
+            # would cross a limit): leave the stop to the controller rather than send a failing command.
+            return self._stop(reason_code, reason)
         return JointCommand(
             HOLD,
             readonly(np.array([t_hold])),
@@ -397,22 +494,29 @@ class Commander:
             reason=reason,
         )
 
-    def _braking_stop(self, q: np.ndarray, qd_current_rad_s: object) -> tuple[float, np.ndarray]:
-        """(T, q_stop) of a constant-deceleration stop, or (hold_time_s, q) if it would break a limit.
+    def _braking_stop(self, q: np.ndarray, qd: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """(T, q_stop) of a constant-deceleration stop, or None if its path would break a limit.
 
         Hermite from (q, q̇) to (q + q̇·T/2, 0) over T has A = 0, so q̈ = −q̇/T throughout: |q̈| ≤ a_max
         for T ≥ |q̇|/a_max, and the speed falls monotonically. Stopping in place instead would need 4|q̇|/T.
         """
-        try:
-            qd = np.asarray(qd_current_rad_s, dtype=np.float64)
-        except (TypeError, ValueError):
-            return self._config.hold_time_s, q
-        if qd.shape != (_N,) or not np.isfinite(qd).all() or not qd.any():
-            return self._config.hold_time_s, q
         t_stop = max(
             self._config.hold_time_s, float(np.max(np.abs(qd) / self._config.acceleration_limits_rad_s2()))
         )
         q_stop = q + qd * (t_stop / 2.0)
         if self._guard.stop_path_ok(q, t_stop, q_stop, qd):
             return t_stop, q_stop
-        return self._config.hold_time_s, q
+        return None
+
+
+def _vector(value: object, max_abs: float = math.inf) -> np.ndarray | None:
+    """(6,) finite float64 copy of ``value`` (every |entry| ≤ ``max_abs``), or None if it is not one."""
+    if value is None:
+        return None
+    try:
+        v = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if v.shape != (_N,) or not np.isfinite(v).all() or (np.abs(v) > max_abs).any():
+        return None
+    return v

@@ -41,6 +41,17 @@ MAX_SELF_COLLISION_MARGIN_M = 0.02
 #: shoulder axis, d1 = 0.1807 m up) and the upper arm's root hang this far above the table in every pose.
 MAX_LINK_TABLE_MARGIN_M = 0.1057
 
+#: Upper bounds of the positive scalar settings, with why: a timeout of 1e12 s would switch the staleness
+#: check off without a word, a tracking error of 2 rad would let a streamed target run away.
+_UPPER_BOUNDS: dict[str, tuple[float, str]] = {
+    "max_ik_jump_rad": (math.pi, "a larger jump is a branch flip by any measure"),
+    "perception_timeout_s": (2.0, "older perception is not a basis for motion"),
+    "joint_state_timeout_s": (1.0, "the UR driver publishes at 500 Hz, the sim at 100 Hz"),
+    "path_sample_step_rad": (0.5, "coarser sampling can step over the table"),
+    "hold_time_s": (2.0, "a HOLD is a stop, not a slow move"),
+    "max_tracking_error_rad": (0.5, "a streamed target must stay near the measured arm"),
+}
+
 Six = tuple[float, float, float, float, float, float]
 Three = tuple[float, float, float]
 
@@ -78,6 +89,11 @@ class SafetyConfig:
         path_sample_step_rad: the Cartesian checks (workspace, table) sample the interpolated joint path
             so that no joint moves more than this between samples, radians (0.02 rad ≈ 2.6 cm at 1.3 m).
         hold_time_s: time_from_start of the single point of a HOLD trajectory, seconds.
+        max_chunk_steps: the most steps an action chunk may have (ACT sends 3–10); a longer one is
+            refused as malformed before any IK runs (a huge message must not stall the commander).
+        max_tracking_error_rad: streaming (``forward_position_controller``): the largest distance, per
+            joint, between a sent target and the measured joints, radians; beyond it the stream holds at
+            the measured joints (the arm is not following: blocked, or the controller is off).
         collision_table_margin_m: every arm link (shoulder … wrist 3, as capsules: ``control.collision``)
             keeps this clearance above the table plane (z = 0) along the whole path, metres; the base is
             bolted to the table and exempt. Below 0.1057: the shoulder housing and the upper arm's root
@@ -118,6 +134,8 @@ class SafetyConfig:
     max_time_scale: float = 4.0
     path_sample_step_rad: float = 0.02
     hold_time_s: float = 0.2
+    max_tracking_error_rad: float = 0.15
+    max_chunk_steps: int = 50
     collision_table_margin_m: float = 0.05
     collision_tool_table_margin_m: float = 0.0
     collision_self_margin_m: float = 0.01
@@ -175,21 +193,13 @@ class SafetyConfig:
                 f"commander: workspace_max_m[2] ({self.workspace_max_m[2]}) must be above min_tcp_height_m "
                 f"({self.min_tcp_height_m}), or no TCP position is allowed"
             )
-        for key in (
-            "max_ik_jump_rad",
-            "perception_timeout_s",
-            "joint_state_timeout_s",
-            "path_sample_step_rad",
-            "hold_time_s",
-        ):
+        for key, (upper, why) in _UPPER_BOUNDS.items():
             value = getattr(self, key)
-            if not (_finite(value) and value > 0.0):
-                raise ConfigError(f"commander: {key} must be a positive finite number, got {value!r}")
-        if self.path_sample_step_rad > 0.5:
-            raise ConfigError(
-                f"commander: path_sample_step_rad must be ≤ 0.5 rad (coarser sampling can step over the "
-                f"table), got {self.path_sample_step_rad}"
-            )
+            if not (_finite(value) and 0.0 < value <= upper):
+                raise ConfigError(f"commander: {key} must be in (0, {upper:g}] ({why}), got {value!r}")
+        steps = self.max_chunk_steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 1000:
+            raise ConfigError(f"commander: max_chunk_steps must be an integer in [1, 1000], got {steps!r}")
         if not (_finite(self.max_time_scale) and 1.0 <= self.max_time_scale <= 100.0):
             raise ConfigError(f"commander: max_time_scale must be in [1, 100], got {self.max_time_scale!r}")
         self._validate_collision()

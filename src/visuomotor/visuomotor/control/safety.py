@@ -41,6 +41,7 @@ from visuomotor.control.violations import (
     StaleJointStates,
     StalePerception,
     TablePlaneViolation,
+    TrackingErrorViolation,
     WorkspaceViolation,
 )
 from visuomotor.errors import SafetyViolation
@@ -231,6 +232,28 @@ class SafetyGuard:
                     f"(from {q_from_rad[j]:.3f} to {q_to_rad[j]:.3f}), more than max_ik_jump_rad = "
                     f"{self._config.max_ik_jump_rad:.3f}; the pose needs another IK branch — send closer "
                     "targets or move the arm to a configuration nearer the target first"
+                )
+            )
+
+    def check_tracking_error(self, q_target_rad: np.ndarray, q_measured_rad: np.ndarray) -> None:
+        """Raises TrackingErrorViolation if a streamed target is too far from the measured joints.
+
+        Checked even with safety disabled: a target running away from the arm is a fault, not a limit.
+
+        Args:
+            q_target_rad: (6,) the target about to be sent, radians.
+            q_measured_rad: (6,) the measured joints, radians.
+        """
+        target = np.asarray(q_target_rad, dtype=np.float64)
+        error = np.abs(target - np.asarray(q_measured_rad, dtype=np.float64))
+        j = int(np.argmax(error))
+        limit = self._config.max_tracking_error_rad
+        if not error[j] <= limit:
+            self.reject(
+                TrackingErrorViolation(
+                    f"tracking error: the target of {UR10E_JOINT_NAMES[j]} is {error[j]:.3f} rad from the "
+                    f"measured joint, more than max_tracking_error_rad = {limit:.3f}; the arm is not "
+                    "following (blocked, or its controller is not running): holding at the measured joints"
                 )
             )
 

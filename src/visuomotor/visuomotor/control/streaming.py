@@ -2,7 +2,9 @@
 
 The ``forward_position_controller`` takes a position per tick and interpolates nothing, so the limits must
 hold tick to tick: the target follows the accepted chunk trajectory (:class:`Commander`), rate-limited by
-the velocity and acceleration limits, and every target passes the guard before it is returned.
+the velocity and acceleration limits, and every target passes the guard before it is returned — including
+the distance to the MEASURED joints (``max_tracking_error_rad``): a target that runs away from an arm that
+does not follow (blocked, controller off) is a HOLD at the measured joints.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ class StreamingCommander:
     Per tick the target moves from the previous target towards the trajectory's sample at the current
     time, scaled uniformly so no joint exceeds its velocity limit, and each joint's velocity change is
     clipped to its acceleration limit; the result is checked by the guard (limits, box, table, e-stop,
-    staleness) before it is returned. Any rejection → HOLD at the current joints, and the plan is dropped
-    until the next accepted chunk.
+    staleness, tracking error against the measured joints) before it is returned. Any rejection → HOLD at
+    the measured joints (a STOP with no points if those are not trustworthy), and the plan is dropped until
+    the next accepted chunk.
 
     Args:
         commander: plans chunks and owns the guard.
@@ -81,9 +84,12 @@ class StreamingCommander:
             joints_stamp_ns=joints_stamp_ns,
             qd_current_rad_s=qd_current_rad_s,
         )
-        if plan.accepted:
-            q0 = np.asarray(q_current_rad, dtype=np.float64)
-            qd0 = None if qd_current_rad_s is None else np.asarray(qd_current_rad_s, dtype=np.float64)
+        if plan.accepted:  # planned from the extrapolated joints: stream from the same start
+            q0 = np.asarray(
+                self._cmd.predicted_joints(q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns),
+                dtype=np.float64,
+            )
+            qd0 = np.asarray(qd_current_rad_s, dtype=np.float64)  # known: plan() refuses None
             knot_t, knots, knot_v = knots_with_start(q0, plan.times_s, plan.positions, plan.velocities, qd0)
             self._plan = HermiteSegments.build(knot_t, knots, knot_v)
             self._plan_t = knot_t
@@ -110,7 +116,8 @@ class StreamingCommander:
 
         Returns:
             ``kind == "target"``: one point (the position to send this tick, and its velocity); with no
-            accepted chunk yet (or after a hold) the target stays where the last one was, at rest.
+            accepted chunk yet (or after a hold) the target stays where the last one was, at rest, as long
+            as that is within ``max_tracking_error_rad`` of the measured joints.
             ``kind == "hold"``: a rejection; the plan is dropped until the next accepted chunk.
         """
         cmd = self._cmd
@@ -118,17 +125,19 @@ class StreamingCommander:
             q_meas = cmd._current_joints(q_current_rad)
             cmd.guard.check_estop()
             cmd.guard.check_inputs_fresh(now_ns, perception_stamp_ns, joints_stamp_ns)
-            if self._plan is None or self._plan_t is None:
-                raise _NoPlan
             q_prev = q_meas if self._q_prev is None else self._q_prev
+            if self._plan is None or self._plan_t is None:
+                cmd.guard.check_tracking_error(q_prev, q_meas)
+                raise _NoPlan
             desired = _sample(self._plan, self._plan_t, (now_ns - self._plan_start_ns) * 1e-9 + self._tick_s)
             q_next, v_next = self._rate_limit(q_prev, desired)
             cmd.guard.check_trajectory(
                 q_prev, np.array([self._tick_s]), q_next[None], None, qd_start_rad_s=self._v_prev
             )
+            cmd.guard.check_tracking_error(q_next, q_meas)
         except _NoPlan:
             # Nothing accepted to follow yet: hold quietly where the last target was (no rejection).
-            q_hold = q_meas if self._q_prev is None else self._q_prev
+            q_hold = q_prev
             self._v_prev = np.zeros(_N)
             self._q_prev = q_hold
             return JointCommand(

@@ -19,6 +19,8 @@ __all__ = [
     "EstopActive",
     "IkJumpViolation",
     "IkUnreachableViolation",
+    "ImplausibleJointState",
+    "InvalidJointState",
     "JointAccelerationViolation",
     "JointPositionViolation",
     "JointVelocityViolation",
@@ -28,6 +30,8 @@ __all__ = [
     "StaleJointStates",
     "StalePerception",
     "TablePlaneViolation",
+    "TrackingErrorViolation",
+    "UnknownJointVelocity",
     "WorkspaceViolation",
 ]
 
@@ -54,6 +58,32 @@ class StaleJointStates(_Reasoned):
     """The newest joint state is older than ``joint_state_timeout_s``."""
 
     reason = "stale_joint_states"
+
+
+class InvalidJointState(_Reasoned):
+    """A joint state message that cannot be trusted: wrong lengths, missing or duplicate names, NaN/inf,
+    values outside the hardware range, or a jump no UR10e can make; it is dropped at the boundary."""
+
+    reason = "invalid_joint_state"
+
+
+class ImplausibleJointState(InvalidJointState):
+    """A well-formed joint state the stream refuses: an impossible jump, out of order, from a second
+    publisher, or the first sample of a stream (``control.state.JointStateFilter``)."""
+
+    reason = "implausible_joint_state"
+
+
+class UnknownJointVelocity(_Reasoned):
+    """The current joint velocity is neither measured nor estimable; a plan from rest would be a guess."""
+
+    reason = "unknown_velocity"
+
+
+class TrackingErrorViolation(_Reasoned):
+    """A streamed target is further than ``max_tracking_error_rad`` from the measured joints."""
+
+    reason = "tracking_error"
 
 
 class NonFiniteValue(_Reasoned):
@@ -141,6 +171,9 @@ REJECTION_REASONS: tuple[str, ...] = tuple(
         EstopActive,
         StalePerception,
         StaleJointStates,
+        InvalidJointState,
+        ImplausibleJointState,
+        UnknownJointVelocity,
         MalformedCommand,
         NonFiniteValue,
         IkUnreachableViolation,
@@ -150,6 +183,7 @@ REJECTION_REASONS: tuple[str, ...] = tuple(
         JointAccelerationViolation,
         WorkspaceViolation,
         TablePlaneViolation,
+        TrackingErrorViolation,
         CollisionTableViolation,
         CollisionWorkspaceViolation,
         CollisionKeepoutViolation,

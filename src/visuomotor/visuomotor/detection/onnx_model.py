@@ -23,6 +23,8 @@ __all__ = ["OnnxDetectorBase", "OnnxModel", "parse_class_names"]
 log = logging.getLogger(__name__)
 
 _INPUT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+#: Metadata literals longer than this are refused before parsing (ultralytics writes a few hundred chars).
+_MAX_METADATA_CHARS = 100_000
 
 
 def parse_class_names(text: str) -> tuple[str, ...]:
@@ -31,13 +33,21 @@ def parse_class_names(text: str) -> tuple[str, ...]:
     Raises:
         DetectorError: not a dict with keys 0..n−1 or a list of non-empty strings.
     """
+    if len(text) > _MAX_METADATA_CHARS:
+        raise DetectorError(f"model metadata 'names' has {len(text)} characters; expected a short literal")
     try:
         value = ast.literal_eval(text)
-    except (ValueError, SyntaxError) as err:
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:
         raise DetectorError(f"model metadata 'names' is not a dict or list literal: {text[:80]!r}") from err
     if isinstance(value, dict):
-        if sorted(value) != list(range(len(value))):
-            raise DetectorError(f"model metadata 'names' must have keys 0..n-1, got {sorted(value)}")
+        keys = list(value)
+        # Keys of mixed types (0 and '1') cannot even be sorted: check the type first.
+        if not all(isinstance(k, int) and not isinstance(k, bool) for k in keys):
+            raise DetectorError(
+                f"model metadata 'names' must have integer keys 0..n-1, got {[repr(k) for k in keys][:10]}"
+            )
+        if sorted(keys) != list(range(len(keys))):
+            raise DetectorError(f"model metadata 'names' must have keys 0..n-1, got {sorted(keys)[:10]}")
         value = [value[i] for i in range(len(value))]
     if not isinstance(value, list | tuple) or not value or not all(isinstance(v, str) and v for v in value):
         raise DetectorError(f"model metadata 'names' must name every class, got {text[:80]!r}")
@@ -172,11 +182,12 @@ def _input_hw(path: Path, shape: list[int | str | None], meta: dict[str, str]) -
         return h, w
     # Dynamic input: ultralytics records the export size in 'imgsz' ([h, w]).
     try:
-        size = ast.literal_eval(meta["imgsz"])
+        text = meta["imgsz"]
+        size = ast.literal_eval(text) if len(text) <= _MAX_METADATA_CHARS else None
         size = [size, size] if isinstance(size, int) else list(size)
         if len(size) == 2 and all(isinstance(s, int) and s > 0 for s in size):
             return size[0], size[1]
-    except (KeyError, ValueError, SyntaxError, TypeError):
+    except (KeyError, ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         pass  # reported below with the fix
     raise DetectorError(
         f"{path}: the input size is dynamic ({shape}) and the metadata has no valid 'imgsz'; export with a "
