@@ -11,6 +11,11 @@ to the wall clock, camera at 30 Hz, the policy on each frame's tracks; frames th
 perception skips a stale frame when it is behind — count as dropped and are printed). ``--mode scripted``
 replaces perception, policy and commander with the scripted pick from ground truth. Every run checks the
 measured arm against the safety limits (config/safety.yaml) on each joint state and prints the violations.
+``--task conveyor`` runs the conveyor task: ``config/conveyor.yaml`` goes to the sim (a belt at 0.1 m/s)
+and the policy (``models/act_conveyor.onnx``, target velocity, latency compensation) as a second params
+file; ``--no-latency-compensation`` turns the compensation off. The belt starts when the stack is live
+(the policy's first chunk: the sim's ``conveyor_start: on_request``, a PLC-style interlock), so every
+run meets the cube at the same place however long the nodes take to come up on a loaded machine.
 
 Prints the result and the latency table, and writes under ``results/demo-<time>/``: ``demo.png`` (the
 camera view beside the latency table), ``camera.png``, ``latency.json``, ``result.json`` and one log per
@@ -33,7 +38,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import String
+from std_msgs.msg import Float64, String
 
 from visuomotor.config import read_params_file
 from visuomotor.control import SafetyConfig, StateMonitor
@@ -41,7 +46,7 @@ from visuomotor.kinematics import UR10E_JOINT_NAMES
 from visuomotor.latency import LatencySummary
 from visuomotor.policy.sim_env import cube_in_bin
 from visuomotor.sim import T_FLANGE_TCP, ObjectState
-from visuomotor_interfaces.msg import SimGroundTruth
+from visuomotor_interfaces.msg import ActionChunk, SimGroundTruth
 from visuomotor_ros.convert import image_to_numpy, stamp_to_ns
 from visuomotor_ros.launcher import NodeProcess
 from visuomotor_ros.qos import LATCHED, SENSOR, STATE
@@ -51,6 +56,8 @@ __all__ = ["main", "released_in_bin", "write_figure"]
 #: Camera rate of the closed-loop demo = the policy's control rate (it ticks on each frame's tracks).
 CLOSED_LOOP_CAMERA_HZ = 10.0
 STATUS_TOPIC = "/visuomotor/status"
+#: A target cube this far below the table top fell off it (off the conveyor's end): the run has failed.
+FELL_BELOW_M = -0.1
 PERCEPTION_FILES = ("perception.yaml",)
 
 
@@ -68,12 +75,27 @@ class DemoObserver(Node):
         self.in_bin_since: float | None = None
         self.target_class = ""  # "" = not watching (scripted mode reports itself)
         self.cubes = 1
+        self.watch_fall = False  # conveyor: a target cube that falls off the table ends the run
+        self.fell = False
+        self.trace: list[list[float]] = []  # conveyor: [stamp s, wall s, TCP xyz, target xyz] per truth
+        self.belt_speed_m_s = 0.0  # conveyor: started at this speed on the policy's first chunk
+        self.belt_started_s: float | None = None  # monotonic time the belt was started
         self.create_subscription(Image, "/camera/camera/color/image_raw", self._on_image, SENSOR)
         self.create_subscription(SimGroundTruth, "/sim/ground_truth", self._on_truth, STATE)
         self.create_subscription(String, "/scripted_pick/status", self._on_status, LATCHED)
         self.create_subscription(JointState, "/joint_states", self._on_joints, STATE)
         # The closed loop's outcome, for a recorded bag (`visuomotor eval BAG` reads */status topics).
         self.status_pub = self.create_publisher(String, STATUS_TOPIC, LATCHED)
+        self.belt_pub = self.create_publisher(Float64, "/sim/conveyor_speed", LATCHED)
+        self.create_subscription(ActionChunk, "/visuomotor/action_chunk", self._on_chunk, STATE)
+
+    def _on_chunk(self, msg: ActionChunk) -> None:
+        with self.lock:
+            start = self.belt_speed_m_s > 0 and self.belt_started_s is None
+            if start:
+                self.belt_started_s = time.monotonic()
+        if start:
+            self.belt_pub.publish(Float64(data=self.belt_speed_m_s))
 
     def _on_image(self, msg: Image) -> None:
         rgb = image_to_numpy(msg)
@@ -92,6 +114,13 @@ class DemoObserver(Node):
     def _on_truth(self, msg: SimGroundTruth) -> None:
         with self.lock:
             self.truth = msg
+            if self.watch_fall:
+                target = next((o for o in msg.objects if o.class_name == self.target_class), None)
+                if target is not None:
+                    p, tcp = target.pose.position, msg.tcp_pose.position
+                    t_s = stamp_to_ns(msg.header.stamp) * 1e-9
+                    self.trace.append([t_s, time.monotonic(), tcp.x, tcp.y, tcp.z, p.x, p.y, p.z])
+                    self.fell = self.fell or p.z < FELL_BELOW_M
             placed = bool(self.target_class) and released_in_bin(msg, self.target_class) >= self.cubes
             if not placed:
                 self.in_bin_since = None
@@ -167,6 +196,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--timeout", type=float, default=120.0, help="give up after this many wall seconds")
     ap.add_argument("--seed", type=int, default=0, help="scene seed")
     ap.add_argument("--target", default="red_cube", help="class of the cube to pick (any: the nearest)")
+    ap.add_argument("--task", choices=("pick", "conveyor"), default="pick",
+                    help="pick: cubes on the table (default); conveyor: the cube on the belt "
+                         "(config/conveyor.yaml for the sim and the policy)")
+    ap.add_argument("--no-latency-compensation", dest="latency_compensation", action="store_false",
+                    help="conveyor task: the policy aims where the camera saw the cube, not where it will be")
     ap.add_argument("--cubes", type=int, default=1,
                     help="closed loop: cubes to place, nearest first, moving home between picks (target any)")
     ap.add_argument("--out", type=Path, default=None, help="results folder (default results/demo-<time>)")
@@ -203,18 +237,31 @@ def run_demo(args: argparse.Namespace, root: Path, *, quiet: bool) -> dict:
     target = "any" if args.cubes > 1 else args.target
     observer.target_class = target if args.mode == "closed_loop" else ""
     observer.cubes = args.cubes
+    task = getattr(args, "task", "pick")
+    observer.watch_fall = task == "conveyor"
+    if task == "conveyor":
+        sim_flat = read_params_file(config / "sim.yaml", "sim", required=False)
+        sim_flat |= read_params_file(config / "conveyor.yaml", "sim", required=False)
+        observer.belt_speed_m_s = float(sim_flat.get("conveyor.speed_m_s", 0.0))
     lockstep = {"seed": args.seed, "publish_rate_hz": CLOSED_LOOP_CAMERA_HZ, "clock_mode": "lockstep"}
     closed_loop_sim = {"seed": args.seed} if args.realtime else lockstep
-    procs = [NodeProcess("sim", closed_loop_sim if args.mode == "closed_loop" else {"seed": args.seed},
-                         params_files=[config / "sim.yaml"], log_path=out / "sim.log")]
+    # The task's overrides (sim: the belt; policy: task, model) as a second params file: the later wins.
+    task_files = [config / "conveyor.yaml"] if task == "conveyor" else []
+    sim_params = closed_loop_sim if args.mode == "closed_loop" else {"seed": args.seed}
+    if task == "conveyor" and args.mode == "closed_loop":
+        sim_params = {**sim_params, "conveyor_start": "on_request"}
+    procs = [NodeProcess("sim", sim_params, params_files=[config / "sim.yaml", *task_files],
+                         log_path=out / "sim.log")]
     if args.mode == "closed_loop":
         sim_time = {"use_sim_time": True}
+        policy_params = {**sim_time, "target_class": target, "max_picks": args.cubes}
+        if not getattr(args, "latency_compensation", True):
+            policy_params["latency_compensation"] = False
         procs += [
             NodeProcess("perception", {"latency_monitor:print_table": False},
                         params_files=[config / f for f in PERCEPTION_FILES], log_path=out / "perception.log"),
-            NodeProcess("policy",
-                        {**sim_time, "target_class": target, "max_picks": args.cubes},
-                        params_files=[config / "policy.yaml"], log_path=out / "policy.log"),
+            NodeProcess("policy", policy_params,
+                        params_files=[config / "policy.yaml", *task_files], log_path=out / "policy.log"),
             NodeProcess("commander", sim_time, params_files=[config / "safety.yaml"],
                         log_path=out / "commander.log"),
         ]
@@ -241,6 +288,12 @@ def run_demo(args: argparse.Namespace, root: Path, *, quiet: bool) -> dict:
             if done:
                 result = done[-1].removeprefix("done: ")
                 break
+            with observer.lock:
+                fell = observer.fell
+            if fell:
+                result = "failure — the target cube fell off the end of the belt"
+                observer.status_pub.publish(String(data=f"done: {result}"))
+                break
             if observer.placed_for_s() >= 1.0:  # closed loop: resting in the bin, released, for 1 s
                 result = "success"
                 observer.status_pub.publish(String(data="done: success"))
@@ -260,6 +313,10 @@ def run_demo(args: argparse.Namespace, root: Path, *, quiet: bool) -> dict:
         spinner.join(5)
     with observer.lock:
         frame, status = observer.frame, list(observer.status)
+        trace = list(observer.trace)
+    if trace:  # the conveyor's TCP and cube, per frame (sim time), for a look at how the grasp went
+        columns = ["t_s", "monotonic_s", "tcp_x", "tcp_y", "tcp_z", "cube_x", "cube_y", "cube_z"]
+        (out / "trace.json").write_text(json.dumps({"columns": columns, "rows": trace}))
     observer.destroy_node()
     rclpy.try_shutdown()
 
@@ -274,6 +331,9 @@ def run_demo(args: argparse.Namespace, root: Path, *, quiet: bool) -> dict:
         peak_velocity_ratio = observer.monitor.peak_velocity_ratio
     run = {"success": success, "result": result, "wall_s": round(wall_s, 2), "seed": args.seed,
            "target_class": target, "cubes": args.cubes, "mode": args.mode, "realtime": args.realtime,
+           "task": task, "latency_compensation": getattr(args, "latency_compensation", True),
+           "belt_started_after_s": (None if observer.belt_started_s is None
+                                    else round(observer.belt_started_s - t0, 2)),
            "status": status, "safety_violations": len(violations), "violations": violations[:20],
            "peak_velocity_ratio": round(peak_velocity_ratio, 3)}
     (out / "result.json").write_text(json.dumps(run, indent=2))

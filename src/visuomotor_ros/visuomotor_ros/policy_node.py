@@ -10,6 +10,14 @@ first ``chunk_publish_steps`` rows. By default it ticks on every tracks message 
 chunk keeps the tracks' camera stamp and extends their trail with ``policy``; the commander turns it into
 joint commands. No fresh tracks, no target or an invalid model output → no chunk (the commander's
 watchdog then holds).
+
+Conveyor task (``task: conveyor``): the target moves, so the tick measures how old its tracks are and,
+with ``latency_compensation``, shows the policy the cube at p + v·L, L = that age + ``command_latency_s``
+(``visuomotor.policy.latency``). The age comes from the frame's trail when the camera publishes one
+(``latency.capture_trail_topic``, the sim's ``/sim/frame_trail``: its render start on CLOCK_MONOTONIC to
+this tick, scaled by the sim's measured clock rate — a sim that falls behind the wall clock moves its
+cubes that much slower), else from the stamps (node clock − camera stamp: exact on the robot). The
+latencies it compensated are logged every 5 s (p50/max).
 """
 
 from __future__ import annotations
@@ -27,7 +35,9 @@ from visuomotor.kinematics import UR10E_JOINT_NAMES, Ur10eKinematics
 from visuomotor.latency import StageTiming
 from visuomotor.policy import ActOnnxPolicy, PolicyConfig, pose_from_action
 from visuomotor.policy.cycle import DONE, PickCycle
+from visuomotor.policy.latency import ClockRate, trail_latency_s
 from visuomotor_interfaces.msg import ActionChunk, ActionStep, TrackArray
+from visuomotor_interfaces.msg import FrameTrail as FrameTrailMsg
 from visuomotor_ros.convert import (
     matrix_to_pose,
     ns_to_duration,
@@ -55,7 +65,12 @@ NODE_DEFAULTS: dict[str, Any] = {
     # arrive; false: a timer at the model's control rate acts on the newest tracks (frames between ticks
     # never reach a command).
     "tick_on_tracks": True,
+    # Conveyor task: the camera's capture trail (stamp → capture start on CLOCK_MONOTONIC) that measures
+    # each frame's age; "" = from the stamps on the node's clock (a real camera publishes no trail).
+    "latency.capture_trail_topic": "/sim/frame_trail",
 }
+#: Capture times kept for matching tracks to their frame (≈ 3 s at 30 Hz).
+_CAPTURES_KEPT = 100
 
 
 class PolicyNode(Node):
@@ -76,6 +91,10 @@ class PolicyNode(Node):
         self._lock = threading.Lock()
         self._tracks: TrackArray | None = None
         self._used_stamp = -1
+        self._latencies_s: list[float] = []
+        self._stamp_ages_s: list[float] = []  # node clock − camera stamp, for comparison in the log
+        self._captures: dict[int, int] = {}  # camera stamp → capture start, CLOCK_MONOTONIC ns
+        self._clock_rate = ClockRate()
         self._q: np.ndarray | None = None
         self._gripper = 0.0
         self.chunks = 0
@@ -84,16 +103,42 @@ class PolicyNode(Node):
         self.create_subscription(JointState, p["topics.joint_states"], self._on_joints, STATE)
         if not p["tick_on_tracks"]:
             self.create_timer(self._config.control_period_s, self._tick)
+        compensation = "on" if self._config.latency_compensation else "off"
         self.get_logger().info(
             f"ACT {values['model_path']} on {self._policy.provider}, {self._config.control_rate_hz:.0f} Hz, "
-            f"target {self._config.target_class}"
+            f"task {self._config.task}, target {self._config.target_class}"
+            + (f", latency compensation {compensation}" if self._config.task == "conveyor" else "")
         )
+        if self._config.task == "conveyor":
+            self.create_timer(5.0, self._log_latency)
+            if p["latency.capture_trail_topic"]:
+                self.create_subscription(
+                    FrameTrailMsg, p["latency.capture_trail_topic"], self._on_capture, STATE
+                )
 
     def _on_tracks(self, msg: TrackArray) -> None:
         with self._lock:
             self._tracks = msg
         if self._p["tick_on_tracks"]:
             self._tick()
+
+    def _on_capture(self, msg: FrameTrailMsg) -> None:
+        if not msg.timings:
+            return
+        stamp, start = stamp_to_ns(msg.header.stamp), int(msg.timings[0].start_ns)
+        with self._lock:
+            self._captures[stamp] = start
+            self._clock_rate.add(stamp, start)
+            while len(self._captures) > _CAPTURES_KEPT:
+                del self._captures[next(iter(self._captures))]
+
+    def _measured_latency_s(self, stamp_ns: int) -> float | None:
+        """L from the frame's capture trail (None without one: the cycle then uses the stamps)."""
+        with self._lock:
+            capture, rate = self._captures.get(stamp_ns), self._clock_rate.rate
+        if capture is None:
+            return None
+        return trail_latency_s(capture, time.monotonic_ns(), self._config.command_latency_s, rate)
 
     def _on_joints(self, msg: JointState) -> None:
         index = {n: i for i, n in enumerate(msg.name)}
@@ -116,7 +161,12 @@ class PolicyNode(Node):
         start = time.monotonic_ns()
         try:
             frame_tracks = [track_from_msg(t, tracks.header.frame_id) for t in tracks.tracks]
-            step = self._cycle.step(frame_tracks, q, gripper, stamp)
+            now_ns = self.get_clock().now().nanoseconds
+            measured = self._measured_latency_s(stamp) if self._config.task == "conveyor" else None
+            step = self._cycle.step(frame_tracks, q, gripper, stamp, now_ns, measured)
+            if self._config.task == "conveyor" and self._config.latency_compensation:
+                self._latencies_s.append(self._cycle.last_latency_s)
+                self._stamp_ages_s.append(max(0, now_ns - stamp) * 1e-9)
             if step.phase != self._phase:
                 self.get_logger().info(f"{step.phase} ({step.placed} placed)")
                 self._phase = step.phase
@@ -140,6 +190,21 @@ class PolicyNode(Node):
         out.timings = timings_to_msg(trail.timings)
         self._pub.publish(out)
         self.chunks += 1
+
+    def _log_latency(self) -> None:
+        """The compensated latencies (tick − camera stamp + command estimate) since the last report."""
+        if self._latencies_s:
+            ms = np.array(self._latencies_s) * 1000.0
+            age = np.array(self._stamp_ages_s) * 1000.0
+            with self._lock:
+                rate = self._clock_rate.rate
+            self.get_logger().info(
+                f"latency compensated over {ms.size} ticks: p50 {np.median(ms):.0f} ms, "
+                f"max {ms.max():.0f} ms (world clock rate {rate:.2f}; "
+                f"node clock − stamp p50 {np.median(age):.0f} ms)"
+            )
+            self._latencies_s.clear()
+            self._stamp_ages_s.clear()
 
 
 def main(args: list[str] | None = None) -> int:

@@ -4,13 +4,16 @@ Each episode is one run of the real-time demo (:func:`visuomotor_ros.demo.run_de
 its own process, sim time paced to the wall clock, camera at 30 Hz; ``perception`` → ``policy`` (on each
 frame's tracks) → ``commander`` → the sim's trajectory controller, each in its own process on DDS, started
 fresh per episode (nothing carries over: tracks, plans, e-stop). The target of each seeded scene is chosen
-by the same rule as the lock-step evaluation (``episode_target_index``). Per episode: placed or not, the
-measured arm checked against the safety limits on every joint state (``safety_violations``), and the
-latency monitor's camera → command figures.
+by the same rule as the lock-step evaluation (``episode_target``: a random cube; ``--task conveyor``: the
+leading cube on the belt, with ``config/conveyor.yaml`` given to the sim and the policy). Per episode:
+placed or not, the measured arm checked against the safety limits on every joint state
+(``safety_violations``), and the latency monitor's camera → command figures.
+``--no-latency-compensation`` sets the policy's ``latency_compensation`` to false.
 
 JSON: ``success_rate``, ``safety_violations``, ``e2e_p50_ms`` (median of the episodes' p50),
 ``e2e_p99_ms`` (the worst episode's p99), ``delivered_ratio`` (camera frames that produced a command /
-camera frames), ``mean_time_to_place_s`` (wall), per-episode rows.
+camera frames), ``mean_time_to_place_s`` (wall), the machine's load average before and after (the
+machine may be shared), per-episode rows.
 """
 
 from __future__ import annotations
@@ -32,19 +35,20 @@ from visuomotor_ros.demo import run_demo
 __all__ = ["main"]
 
 
-def episode_targets(config_dir: Path, seed: int, episodes: int) -> list[str]:
+def episode_targets(config_dir: Path, seed: int, episodes: int, task: str = "pick") -> list[str]:
     """The target cube's class of each seeded scene (the scene is built, not simulated)."""
-    from visuomotor.policy.closed_loop import episode_target_index
+    from visuomotor.policy.closed_loop import TASK_FILES, episode_target
     from visuomotor.sim import SimConfig, SimWorld
 
     sim = read_params_file(config_dir / "sim.yaml", "sim", required=False)
+    if TASK_FILES.get(task):
+        sim |= read_params_file(config_dir / TASK_FILES[task], "sim", required=False)
     world = SimWorld(SimConfig.from_flat_dict(sim))
     try:
         out = []
         for s in range(seed, seed + episodes):
             world.reset(s)
-            cubes = [o for o in world.objects() if o.class_name != "bin"]
-            out.append(cubes[episode_target_index(s, len(cubes))].class_name)
+            out.append(world.objects()[episode_target(world, s, task)].class_name)
         return out
     finally:
         world.close()
@@ -55,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=int, default=20)
+    ap.add_argument("--task", default="pick", help="pick (default) or conveyor")
+    ap.add_argument("--no-latency-compensation", dest="latency_compensation", action="store_false",
+                    help="conveyor task: policy latency_compensation false")
     ap.add_argument("--seed", type=int, default=EVAL_SEED, help=f"first scene seed (default {EVAL_SEED})")
     ap.add_argument("--timeout", type=float, default=90.0, help="wall seconds before an episode fails")
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
@@ -63,20 +70,26 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     root = Path(os.environ.get("VISUOMOTOR_ROOT", Path.cwd()))
     try:
+        from visuomotor.policy.closed_loop import TASK_FILES
+
+        if args.task not in TASK_FILES:
+            raise ConfigError(f"unknown --task {args.task!r}; choose one of: {', '.join(TASK_FILES)}")
         if args.episodes < 1 or not args.timeout > 0:
             raise ConfigError(
                 f"--episodes must be ≥ 1 and --timeout > 0, got {args.episodes}, {args.timeout}"
             )
-        targets = episode_targets(root / "config", args.seed, args.episodes)
+        targets = episode_targets(root / "config", args.seed, args.episodes, args.task)
     except ConfigError as err:
         print(f"visuomotor eval policy --realtime: error: {err}", file=sys.stderr)
         return 2
     out = args.out or root / "results" / "eval" / f"realtime-{datetime.now():%Y%m%d-%H%M%S}"
     rows = []
+    load_before = os.getloadavg()
     for i, target in enumerate(targets):
         seed = args.seed + i
         episode = argparse.Namespace(mode="closed_loop", realtime=True, timeout=args.timeout, seed=seed,
-                                     target=target, cubes=1, out=out / f"seed-{seed}", record=None)
+                                     target=target, cubes=1, out=out / f"seed-{seed}", record=None,
+                                     task=args.task, latency_compensation=args.latency_compensation)
         run = run_demo(episode, root, quiet=True)
         summary = run.pop("latency")
         e2e = summary.end_to_end if summary is not None else None
@@ -93,14 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     p50s = [r["e2e_p50_ms"] for r in rows if r["e2e_p50_ms"] is not None]
     p99s = [r["e2e_p99_ms"] for r in rows if r["e2e_p99_ms"] is not None]
     result = {
-        "mode": "realtime", "episodes": len(rows), "seed": args.seed,
+        "mode": "realtime", "task": args.task, "latency_compensation": args.latency_compensation,
+        "episodes": len(rows), "seed": args.seed,
         "success_rate": len(placed) / len(rows),
         "safety_violations": sum(r["safety_violations"] for r in rows),
         "e2e_p50_ms": float(np.median(p50s)) if p50s else None,
         "e2e_p99_ms": max(p99s) if p99s else None,
         "delivered_ratio": frames / seen if seen else 0.0,
         "mean_time_to_place_s": float(np.mean([r["wall_s"] for r in placed])) if placed else math.nan,
-        "cores": os.cpu_count(), "episodes_detail": rows,
+        "cores": os.cpu_count(), "load_avg_1_5_15_before": [round(x, 2) for x in load_before],
+        "load_avg_1_5_15_after": [round(x, 2) for x in os.getloadavg()], "episodes_detail": rows,
     }
     print(f"{len(placed)}/{len(rows)} placed (success_rate {result['success_rate']:.2f}), safety_violations "
           f"{result['safety_violations']}, camera → command p50 {result['e2e_p50_ms']} ms / p99 "

@@ -4,6 +4,10 @@ Publishes colour, aligned depth (16UC1 mm) and camera_info with one stamp per fr
 ``/clock``, ``/sim/ground_truth`` (same stamp as the frame) and ``/sim/frame_trail`` (render + encode
 timings of each frame, for the latency monitor). Obeys the scaled JTC topic (JointTrajectory), the
 forward-position topic and the gripper topic; a rejected command is logged with its reason and the arm holds.
+With a conveyor (``conveyor.speed_m_s`` > 0) and ``conveyor_start: on_request`` the belt stands still until
+a speed (``std_msgs/Float64``, m/s) arrives on ``/sim/conveyor_speed`` (latched).
+A ``JointTrajectory`` with the arm's joint names and no points is the JTC's stop (ros2_controllers'
+``set_hold_position``): the arm holds where it is now. No message ends the node: its callbacks are guarded.
 
 All stamps are sim time (like Gazebo): run consumers with ``use_sim_time:=true`` to share the clock.
 Modes: ``realtime`` paces sim time to the wall clock; ``lockstep`` advances one camera period per frame
@@ -22,7 +26,7 @@ from geometry_msgs.msg import Vector3
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
-from std_msgs.msg import Float64MultiArray, Int64
+from std_msgs.msg import Float64, Float64MultiArray, Int64
 from trajectory_msgs.msg import JointTrajectory
 
 from visuomotor.errors import ConfigError, TrajectoryRejected, VisuomotorError
@@ -41,8 +45,9 @@ from visuomotor_ros.convert import (
     stamp_to_ns,
     trail_to_msg,
 )
-from visuomotor_ros.params import declare_flat, reject_unknown_parameters
-from visuomotor_ros.qos import CLOCK, COMMAND, SENSOR, STATE
+from visuomotor_ros.guard import CallbackGuard
+from visuomotor_ros.params import declare_flat, reject_unknown_parameters, require_range
+from visuomotor_ros.qos import CLOCK, COMMAND, LATCHED, SENSOR, STATE
 from visuomotor_ros.runner import run_node
 
 __all__ = ["GRIPPER_JOINT", "SimNode", "main", "trajectory_from_msg"]
@@ -61,6 +66,7 @@ NODE_DEFAULTS: dict[str, Any] = {
     "topics.ground_truth": "/sim/ground_truth",
     "topics.frame_trail": "/sim/frame_trail",
     "topics.reset": "/sim/reset",
+    "topics.conveyor_speed": "/sim/conveyor_speed",
     "topics.lockstep_ack": "/visuomotor/frame_trail",
     "frames.base": "base_link",
     "frames.camera": "camera_color_optical_frame",
@@ -69,6 +75,9 @@ NODE_DEFAULTS: dict[str, Any] = {
     "clock_rate_hz": 250.0,
     "lockstep_timeout_s": 1.0,
     "max_frames": 0,
+    # A conveyor (conveyor.speed_m_s > 0) runs from the start ("immediately"), or stands still until a
+    # speed arrives on topics.conveyor_speed ("on_request": the line starts when the cell says it is ready).
+    "conveyor_start": "immediately",
 }
 
 
@@ -102,13 +111,19 @@ class SimNode(Node):
         reject_unknown_parameters(self)
         if p["color_encoding"] not in ("rgb8", "bgr8"):
             raise ConfigError(f"color_encoding must be rgb8 or bgr8, got {p['color_encoding']!r}")
-        for key in ("joint_state_rate_hz", "clock_rate_hz", "lockstep_timeout_s"):
-            if not p[key] > 0:
-                raise ConfigError(f"{key} must be positive, got {p[key]}")
+        require_range("joint_state_rate_hz", p["joint_state_rate_hz"], 1.0, 1000.0, "Hz")
+        require_range("clock_rate_hz", p["clock_rate_hz"], 1.0, 10000.0, "Hz")
+        require_range("lockstep_timeout_s", p["lockstep_timeout_s"], 0.001, 60.0, "s")
         self._p = p
         self._config = SimConfig.from_flat_dict(sim_values)
         self._world = SimWorld(self._config)
         self._world.reset(self._config.seed)
+        if p["conveyor_start"] not in ("immediately", "on_request"):
+            raise ConfigError(
+                f"conveyor_start must be immediately or on_request, got {p['conveyor_start']!r}"
+            )
+        if self._config.conveyor.enabled and p["conveyor_start"] == "on_request":
+            self._world.set_conveyor_speed(0.0)
         self._last_seed = self._config.seed
         self._lock = threading.Lock()  # guards the world: commands arrive on the executor thread
         self._stop = threading.Event()
@@ -125,12 +140,26 @@ class SimNode(Node):
         self._pub_clock = self.create_publisher(Clock, "/clock", CLOCK)
         self._pub_truth = self.create_publisher(SimGroundTruth, p["topics.ground_truth"], STATE)
         self._pub_trail = self.create_publisher(FrameTrailMsg, p["topics.frame_trail"], STATE)
-        self.create_subscription(JointTrajectory, p["topics.trajectory"], self._on_trajectory, COMMAND)
-        self.create_subscription(Float64MultiArray, p["topics.forward"], self._on_forward, COMMAND)
-        self.create_subscription(Float64MultiArray, p["topics.gripper"], self._on_gripper, COMMAND)
-        self.create_subscription(Int64, p["topics.reset"], self._on_reset, COMMAND)
+        g = self._guard = CallbackGuard(self)
+        self.create_subscription(
+            JointTrajectory, p["topics.trajectory"], g.wrap("trajectory", self._on_trajectory), COMMAND
+        )
+        self.create_subscription(
+            Float64MultiArray, p["topics.forward"], g.wrap("forward", self._on_forward), COMMAND
+        )
+        self.create_subscription(
+            Float64MultiArray, p["topics.gripper"], g.wrap("gripper", self._on_gripper), COMMAND
+        )
+        self.create_subscription(Int64, p["topics.reset"], g.wrap("reset", self._on_reset), COMMAND)
+        if self._config.conveyor.enabled:
+            self.create_subscription(
+                Float64, p["topics.conveyor_speed"], g.wrap("conveyor_speed", self._on_conveyor_speed),
+                LATCHED,
+            )
         if p["topics.lockstep_ack"]:
-            self.create_subscription(FrameTrailMsg, p["topics.lockstep_ack"], self._on_ack, STATE)
+            self.create_subscription(
+                FrameTrailMsg, p["topics.lockstep_ack"], g.wrap("lockstep_ack", self._on_ack), STATE
+            )
 
         self._thread = threading.Thread(target=self._loop, name="sim-loop", daemon=True)
         self._thread.start()
@@ -145,6 +174,15 @@ class SimNode(Node):
         self.get_logger().warning(f"rejected {what}: {err} — the arm holds its last target")
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
+        if not msg.points and sorted(msg.joint_names) == sorted(UR10E_JOINT_NAMES):
+            # The JTC's stop: hold the arm where it is now (the measured joints, not the last target).
+            with self._lock:
+                self._world.set_arm_targets(self._world.joint_positions())
+            self.get_logger().warning(
+                "rejected joint trajectory with no points as a motion: it is the JTC's stop — the arm holds "
+                "where it is now"
+            )
+            return
         try:
             cmd = trajectory_from_msg(msg)
             with self._lock:
@@ -177,10 +215,21 @@ class SimNode(Node):
     def _on_reset(self, msg: Int64) -> None:
         # A negative seed asks for a new scene: the next seed after the last one used.
         seed = self._last_seed + 1 if msg.data < 0 else int(msg.data)
+        if seed >= 2**32:
+            raise ConfigError(f"reset seed must be < 2**32, got {seed}")
         with self._lock:
             self._world.reset(seed)
         self._last_seed = seed
         self.get_logger().info(f"scene reset (seed {seed})")
+
+    def _on_conveyor_speed(self, msg: Float64) -> None:
+        try:
+            with self._lock:
+                self._world.set_conveyor_speed(msg.data)
+        except ValueError as err:
+            self._reject("conveyor speed", err)
+            return
+        self.get_logger().info(f"conveyor at {msg.data:.3f} m/s")
 
     def _on_ack(self, msg: FrameTrailMsg) -> None:
         with self._ack:

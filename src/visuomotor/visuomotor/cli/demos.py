@@ -1,8 +1,9 @@
-"""Record ACT demonstrations in the sim: ``visuomotor demos --episodes N --out DIR [--seed S]``.
+"""Record ACT demonstrations in the sim: ``visuomotor demos --episodes N --out DIR [--seed S] [--task T]``.
 
 A closed-loop scripted expert picks a random target cube in seeded, randomised scenes (state only, no
 rendering) and the recorder writes one ``episode_NNNNN.npz`` per episode plus ``manifest.json``
-(layouts, settings, per-episode success). Scene seeds are S … S+N−1.
+(layouts, settings, per-episode success). Scene seeds are S … S+N−1. ``--task conveyor``: the leading
+cube on a belt at 0.05–0.15 m/s (drawn per episode), picked by the intercepting expert.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="dataset folder (created)")
     parser.add_argument("--seed", type=int, default=0, help="first scene seed (default 0)")
     parser.add_argument(
+        "--task", default="pick", help="pick (a cube on the table, default) or conveyor (a cube on a belt)"
+    )
+    parser.add_argument(
         "--no-noise", action="store_true", help="exact ground-truth positions (default: tracker-like noise)"
     )
     parser.add_argument(
@@ -34,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
     from visuomotor.policy.demos import DemoConfig, record_demos
     from visuomotor.policy.sim_env import ObservationNoise
 
-    config = DemoConfig()
+    config = DemoConfig(task=getattr(args, "task", "pick"))
     if args.no_noise:
-        config = replace(config, noise=ObservationNoise())
+        config = replace(config, noise=ObservationNoise(), velocity_noise_m_s=(0.0, 0.0))
     elif args.noise_bias_mm is not None or args.noise_jitter_mm is not None:
         bias = config.noise.bias_std_m if args.noise_bias_mm is None else args.noise_bias_mm / 1000.0
         jitter = config.noise.jitter_std_m if args.noise_jitter_mm is None else args.noise_jitter_mm / 1000.0

@@ -172,6 +172,16 @@ def _add_policy_arguments(parser: argparse.ArgumentParser) -> None:
     from visuomotor.policy.evaluation import EVAL_SEED
 
     parser.add_argument("--episodes", type=int, default=50, help="seeded episodes (default 50)")
+    parser.add_argument(
+        "--task", default="pick",
+        help="pick: a random cube on the table (default); conveyor: the leading cube on a belt at 0.1 m/s "
+        "(config/conveyor.yaml, models/act_conveyor.onnx)",
+    )
+    parser.add_argument(
+        "--no-latency-compensation", action="store_true",
+        help="conveyor task: show the policy the cube where the camera saw it, not where it will be when the "
+        "command acts (policy latency_compensation: false); lock-step runs have no latency either way",
+    )
     parser.add_argument("--seed", type=int, default=EVAL_SEED, help=f"first scene seed (default {EVAL_SEED})")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument(
@@ -200,15 +210,24 @@ def _run_policy(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from visuomotor.errors import ConfigError
-    from visuomotor.policy.closed_loop import ClosedLoopConfig, SimClosedLoop, evaluate_closed_loop
+    from visuomotor.policy.closed_loop import (
+        TASK_FILES,
+        ClosedLoopConfig,
+        SimClosedLoop,
+        evaluate_closed_loop,
+    )
     from visuomotor.policy.evaluation import evaluate_policy
     from visuomotor.policy.runtime import ActOnnxPolicy
 
+    if args.task not in TASK_FILES:
+        raise ConfigError(f"unknown --task {args.task!r}; choose one of: {', '.join(TASK_FILES)}")
     if args.episodes < 1:
         raise ConfigError(f"--episodes must be ≥ 1, got {args.episodes}")
     if args.realtime:
         return _run_policy_realtime(args)
-    config = ClosedLoopConfig.from_config_dir(args.config_dir)
+    config = ClosedLoopConfig.from_config_dir(args.config_dir, task=args.task)
+    if args.no_latency_compensation:
+        config = replace(config, policy=replace(config.policy, latency_compensation=False))
     if args.model is not None:
         config = replace(config, policy=replace(config.policy, model_path=str(args.model)))
     if args.detector_model is not None:
@@ -233,11 +252,15 @@ def _run_policy(args: argparse.Namespace) -> int:
     else:
         result = evaluate_policy(
             policy, args.episodes, args.seed, control_period_s=policy.control_period_s,
-            max_steps=args.max_steps, progress=progress,
+            max_steps=args.max_steps, progress=progress, task=args.task,
         )
     bar.close()
     report = {
         "command": "visuomotor eval policy " + shlex.join(sys.argv[3:] if len(sys.argv) > 3 else []),
+        "task": args.task,
+        "mode": "lockstep",
+        "latency_compensation": config.policy.latency_compensation,
+        "conveyor_speed_m_s": config.sim.conveyor.speed_m_s,
         "model": config.policy.model_path,
         "detector_model": config.detector.model_path if args.observation == "perception" else None,
         "seed": args.seed,
@@ -251,7 +274,7 @@ def _run_policy(args: argparse.Namespace) -> int:
         f"{result.successes}/{result.episodes} placed (success_rate {result.success_rate:.2f}), "
         f"mean time to place {'n/a' if math.isnan(mean_t) else f'{mean_t:.2f} s'}, "
         f"safety_violations {result.safety_violations}, rejections {result.safety_rejections or 0}, "
-        f"{args.observation}, {result.wall_s:.0f} s"
+        f"{args.observation}, task {args.task}, {result.wall_s:.0f} s"
     )
     for stage, v in result.latency_ms.items():
         print(f"  {stage:<9} p50 {v['p50_ms']:7.2f} ms  p99 {v['p99_ms']:7.2f} ms")
@@ -277,7 +300,9 @@ def _run_policy_realtime(args: argparse.Namespace) -> int:
         raise ConfigError(f"--realtime runs the shipped config/ as the nodes read it; drop "
                           f"{', '.join(unsupported) or '--config-dir'}")
     cmd = [sys.executable, "-m", "visuomotor_ros.realtime_eval", "--episodes", str(args.episodes),
-           "--seed", str(args.seed)]
+           "--seed", str(args.seed), "--task", args.task]
+    if args.no_latency_compensation:
+        cmd.append("--no-latency-compensation")
     if args.json is not None:
         cmd += ["--json", str(args.json)]
     return subprocess.call(cmd)
@@ -305,7 +330,8 @@ SUBJECTS: dict[
         _run_detector,
     ),
     "policy": (
-        "success rate of the ACT policy in the sim, with the whole stack in the loop (lock-step)",
+        "success rate of the ACT policy in the sim, with the whole stack in the loop (lock-step or real "
+        "time; --task pick or conveyor)",
         _add_policy_arguments,
         _run_policy,
     ),

@@ -25,6 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--record", type=int, default=0, metavar="N", help="first record N demos into --demos"
     )
     parser.add_argument("--record-seed", type=int, default=0, help="first scene seed of --record (default 0)")
+    parser.add_argument(
+        "--task", default="pick",
+        help="task of --record (pick or conveyor); training and evaluation follow the dataset's task",
+    )
     parser.add_argument("--name", default="act_pick", help="run/model name (default act_pick)")
     parser.add_argument("--epochs", type=int, default=100, help="epochs (an upper bound with --time-minutes)")
     parser.add_argument(
@@ -66,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
                 episodes=args.record,
                 out=args.demos,
                 seed=args.record_seed,
+                task=args.task,
                 no_noise=False,
                 noise_bias_mm=None,
                 noise_jitter_mm=None,
@@ -95,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {r.onnx_path} ({r.onnx_bytes / 1024:.0f} KiB) and {r.card_path}"
     )
     _, manifest = load_episodes(args.demos, successful_only=False)
+    task = manifest.get("task", "pick")
     p50, p99 = _latency_ms(result.onnx_path)
     lines: dict[str, object] = {
         "ONNX inference (predict_action_chunk, CPU, 2 threads, 2000 runs)": (
@@ -111,13 +117,14 @@ def run(args: argparse.Namespace) -> int:
                 (f"tracker-like noise (σ bias {args.eval_noise_mm:g} mm, jitter 1 mm)", args.eval_noise_mm)
             )
         for label, noise_mm in runs:
-            ev = _evaluate(result.onnx_path, args, act.control_period_s, noise_mm, label)
+            ev = _evaluate(result.onnx_path, args, act.control_period_s, noise_mm, label, task)
             tag = "gt" if noise_mm == 0 else "noisy"
             (Path(args.runs) / args.name / f"eval_{tag}.json").write_text(json.dumps(ev.to_dict(), indent=1))
             mean_t = "n/a" if math.isnan(ev.mean_time_to_place_s) else f"{ev.mean_time_to_place_s:.2f} s"
+            which = "the leading cube on the belt at 0.1 m/s" if task == "conveyor" else "random target cube"
             lines[f"sim success rate, {label}"] = (
                 f"{ev.success_rate:.2f} ({ev.successes}/{ev.episodes} episodes, scene seeds "
-                f"{EVAL_SEED}…{EVAL_SEED + ev.episodes - 1}, random target cube, temporal ensembling); "
+                f"{EVAL_SEED}…{EVAL_SEED + ev.episodes - 1}, {which}, temporal ensembling); "
                 f"mean time to place {mean_t}; IK failures {ev.ik_failures}; "
                 f"mean select_action {ev.mean_inference_ms:.2f} ms"
             )
@@ -130,13 +137,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(onnx_path: Path, args: argparse.Namespace, period_s: float, noise_mm: float, label: str):
+def _evaluate(
+    onnx_path: Path,
+    args: argparse.Namespace,
+    period_s: float,
+    noise_mm: float,
+    label: str,
+    task: str = "pick",
+):
     from visuomotor.policy.evaluation import EVAL_SEED, evaluate_policy
     from visuomotor.policy.runtime import ActOnnxPolicy
     from visuomotor.policy.sim_env import ObservationNoise
 
-    policy = ActOnnxPolicy(onnx_path)
+    policy = ActOnnxPolicy(onnx_path, task=task)
     noise = ObservationNoise(noise_mm / 1000.0, 0.001) if noise_mm > 0 else None
+    if noise is not None and task == "conveyor":  # and the tracker's velocity noise (Kalman, on the belt)
+        noise = ObservationNoise(noise.bias_std_m, noise.jitter_std_m, 0.003, 0.008)
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
@@ -152,7 +168,8 @@ def _evaluate(onnx_path: Path, args: argparse.Namespace, period_s: float, noise_
             bar.update(1)
 
     ev = evaluate_policy(
-        policy, args.eval_episodes, EVAL_SEED, control_period_s=period_s, noise=noise, progress=progress
+        policy, args.eval_episodes, EVAL_SEED, control_period_s=period_s, noise=noise, progress=progress,
+        task=task,
     )
     if bar is not None:
         bar.close()
@@ -169,6 +186,7 @@ def _latency_ms(onnx_path: Path, runs: int = 2000) -> tuple[float, float]:
 
     policy = ActOnnxPolicy(onnx_path, intra_op_threads=2)
     obs = np.r_[-0.4, -2.2, 2.1, -1.47, -1.5708, 0.0, 0.0, 0.6, 0.2, 0.025, 0.55, -0.45, 0.05]
+    obs = np.r_[obs, np.zeros(policy.obs_dim - obs.size)]  # the conveyor's velocity: 0
     for _ in range(50):  # warm-up: first-run allocations
         policy.predict_action_chunk(obs)
     times = np.empty(runs)

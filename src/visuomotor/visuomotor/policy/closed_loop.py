@@ -41,7 +41,15 @@ from visuomotor.policy.sim_env import cube_in_bin
 from visuomotor.sim import SimConfig, SimWorld
 from visuomotor.tracking import TrackerConfig
 
-__all__ = ["STAGES", "ClosedLoopConfig", "SimClosedLoop", "episode_target_index", "evaluate_closed_loop"]
+__all__ = [
+    "STAGES",
+    "TASK_FILES",
+    "ClosedLoopConfig",
+    "SimClosedLoop",
+    "episode_target",
+    "episode_target_index",
+    "evaluate_closed_loop",
+]
 
 #: Timed stages of one tick, in order.
 STAGES = ("render", "detect", "localise", "track", "policy", "command")
@@ -50,6 +58,11 @@ _GRIPPER = ACTION_LAYOUT["gripper_command"][0]
 _OPEN_BELOW = 0.1
 #: Physics steps between two StateMonitor samples (2 ms steps → every 10 ms).
 _MONITOR_EVERY = 5
+#: A target cube this far below the table top has fallen off it (off the belt's end): the episode is lost.
+_FELL_BELOW_M = -0.1
+#: Task → the params file (in the config folder) whose ``sim``/``policy`` sections override sim.yaml and
+#: policy.yaml for it; the nodes get the same file as a second ``--params-file``.
+TASK_FILES: dict[str, str | None] = {"pick": None, "conveyor": "conveyor.yaml"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +84,33 @@ class ClosedLoopConfig:
     sim: SimConfig = field(default_factory=SimConfig)
 
     @classmethod
-    def from_config_dir(cls, config_dir: str | Path, root: str | Path | None = None) -> ClosedLoopConfig:
+    def from_config_dir(
+        cls, config_dir: str | Path, root: str | Path | None = None, task: str = "pick"
+    ) -> ClosedLoopConfig:
         """Read ``detector.yaml``, ``localiser.yaml``, ``tracker.yaml``, ``policy.yaml``, ``safety.yaml``,
-        ``sim.yaml`` and ``extrinsics/sim.yaml`` from ``config_dir``.
+        ``sim.yaml`` and ``extrinsics/sim.yaml`` from ``config_dir`` — and, for a task other than
+        ``pick``, its overrides (``TASK_FILES``: ``conveyor.yaml``).
 
         Model paths relative in the files are resolved against ``root`` (default: the parent of
         ``config_dir``, the repository root).
+
+        Raises:
+            ConfigError: a missing or invalid file, or an unknown task (naming the known ones).
         """
+        if task not in TASK_FILES:
+            raise ConfigError(f"unknown task {task!r}; known tasks: {', '.join(TASK_FILES)}")
         d = Path(config_dir)
         base = Path(root) if root is not None else d.parent
+        overrides = d / TASK_FILES[task] if TASK_FILES[task] else None
+
+        def read(name: str, section: str, *, required: bool = True) -> dict:
+            flat = read_params_file(d / name, section, required=required)
+            if overrides is not None:
+                flat |= read_params_file(overrides, section, required=False)
+            return flat
+
         detector = DetectorConfig.from_flat_dict(read_params_file(d / "detector.yaml", "detector"))
-        policy = PolicyConfig.from_flat(read_params_file(d / "policy.yaml", "policy"))
+        policy = PolicyConfig.from_flat(read("policy.yaml", "policy"))
         return cls(
             detector=replace(detector, model_path=str(_resolve(detector.model_path, base))),
             localiser=LocaliserConfig.from_flat_dict(read_params_file(d / "localiser.yaml", "localiser")),
@@ -89,7 +118,7 @@ class ClosedLoopConfig:
             policy=replace(policy, model_path=str(_resolve(policy.model_path, base))),
             safety=SafetyConfig.from_flat_dict(read_params_file(d / "safety.yaml", "commander")),
             extrinsics_path=str(d / "extrinsics" / "sim.yaml"),
-            sim=SimConfig.from_flat_dict(read_params_file(d / "sim.yaml", "sim", required=False)),
+            sim=SimConfig.from_flat_dict(read("sim.yaml", "sim", required=False)),
         )
 
 
@@ -101,6 +130,14 @@ def _resolve(path: str, base: Path) -> Path:
 def episode_target_index(seed: int, n_cubes: int) -> int:
     """The seeded episode's target: an index into the scene's cubes (every evaluation uses this rule)."""
     return int(np.random.default_rng([seed, 7]).integers(n_cubes))
+
+
+def episode_target(world: SimWorld, seed: int, task: str = "pick") -> int:
+    """The target cube of a world just reset with ``seed``: ``episode_target_index`` for the pick task,
+    the leading cube on the belt for the conveyor task."""
+    if task == "conveyor":
+        return world.conveyor_cube_indices()[0]
+    return episode_target_index(seed, len(world.objects()) - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +186,7 @@ class SimClosedLoop:
         """New scene from ``seed``; the target is a random cube of it (seeded), picked by its class —
         or every cube of ``target_class`` (``any``: all of them, nearest first, up to ``max_picks``)."""
         self.world.reset(seed)
-        self.target_index = episode_target_index(seed, len(self.world.objects()) - 1)
+        self.target_index = episode_target(self.world, seed, self.config.policy.task)
         if target_class is None:
             target_class = self.world.objects()[self.target_index].class_name
         self.cycle.reset(target_class)
@@ -162,6 +199,10 @@ class SimClosedLoop:
         """The target cube lies inside the bin."""
         objects = self.world.objects()
         return cube_in_bin(objects[self.target_index], objects[-1])
+
+    def target_fell(self) -> bool:
+        """The target cube has fallen off the table (a conveyor cube nobody picked)."""
+        return float(self.world.objects()[self.target_index].position_m[2]) < _FELL_BELOW_M
 
     def cubes_in_bin(self) -> int:
         """How many cubes lie inside the bin."""
@@ -185,7 +226,8 @@ class SimClosedLoop:
         t.append(time.monotonic_ns())  # track (and the pipeline's own bookkeeping)
         tracks = seen.tracks
         q, qd = w.joint_positions(), w.joint_velocities()
-        chunk = self.cycle.step(tracks, q, w.gripper_closure(), now_ns).actions
+        # The tick's time is the frame's: lock-step, the world stood still while the stack computed.
+        chunk = self.cycle.step(tracks, q, w.gripper_closure(), now_ns, now_ns).actions
         t.append(time.monotonic_ns())
         if chunk is not None:
             poses = np.stack([pose_from_action(a)[0] for a in chunk])
@@ -230,7 +272,8 @@ def evaluate_closed_loop(
 ) -> EvalResult:
     """Run ``episodes`` seeded episodes (scene seeds ``seed …``) of the whole stack.
 
-    Success: the target cube in the bin with the gripper measured open for 3 ticks (a released cube).
+    Success: the target cube in the bin with the gripper measured open for 3 ticks (a released cube). A
+    target that fell off the table ends its episode as a failure.
     """
     stage_ns: dict[str, list[int]] = {s: [] for s in STAGES}
     results: list[EpisodeResult] = []
@@ -248,6 +291,8 @@ def evaluate_closed_loop(
             open_ticks = open_ticks + 1 if tick.gripper_open else 0
             if open_ticks >= 3 and loop.success():
                 success = True
+                break
+            if loop.target_fell():
                 break
         episode_rejections = loop.commander.guard.rejections
         rejections.update(episode_rejections)

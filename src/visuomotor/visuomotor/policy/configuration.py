@@ -17,6 +17,7 @@ from visuomotor.config import config_from_flat, config_to_flat
 from visuomotor.errors import ConfigError, VisuomotorError
 
 __all__ = [
+    "POLICY_TASKS",
     "PROVIDER_FALLBACKS",
     "TARGET_CLASSES",
     "ActConfig",
@@ -27,6 +28,8 @@ __all__ = [
 #: Classes the policy can be told to pick; ``any`` = the cube nearest the TCP.
 TARGET_CLASSES = ("any", "red_cube", "green_cube", "blue_cube")
 PROVIDER_FALLBACKS = ("warn", "error")
+#: Tasks a policy can run (``observation.TASKS``): a cube on the table, or one on the conveyor belt.
+POLICY_TASKS = ("pick", "conveyor")
 
 
 class PolicyError(VisuomotorError):
@@ -144,6 +147,19 @@ class PolicyConfig:
 
     Attributes:
         model_path: the ACT ONNX file from ``visuomotor train act``.
+        task: ``pick`` (a cube on the table) or ``conveyor`` (a cube on the belt: the observation adds the
+            target's velocity, a hidden target is extrapolated along its fitted motion — ``MovingTarget``
+            — and the aim is latency-compensated); the model must have been trained for it.
+        latency_compensation: conveyor task: show the policy the target where it will be when the command
+            acts, p + v·L with L = (tick time − camera stamp) + ``command_latency_s``
+            (``visuomotor.policy.latency``); false = where it was seen. Static targets need none.
+        command_latency_s: expected time from the policy's tick until the arm follows its command, beyond
+            the demos' one-period step: policy → commander → driver hops (≈ 10–20 ms) and the commander's
+            trajectory (the arm trails it ≈ 0.1 s longer than the demos' step); seconds of the world's
+            clock. 0.15 put the TCP within 1 mm of a 0.1 m/s cube in lock-step (0: 10 mm behind). It is
+            part of L in lock-step too, where the measured part is 0.
+        motion_window_s: conveyor task: clear views of the target from the last this-many seconds are fit
+            with a constant velocity to follow it while the gripper hides it.
         control_rate_hz: actions per second; must match the model's control period (the chunk is a
             time series at that period — playing it faster or slower changes the motion).
         temporal_ensembling: average overlapping chunks every step (smooth; one inference per step).
@@ -181,6 +197,10 @@ class PolicyConfig:
     """
 
     model_path: str = "models/act_pick.onnx"
+    task: str = "pick"
+    latency_compensation: bool = True
+    command_latency_s: float = 0.15
+    motion_window_s: float = 2.0
     control_rate_hz: float = 10.0
     temporal_ensembling: bool = True
     ensemble_coeff: float = 0.01
@@ -204,6 +224,10 @@ class PolicyConfig:
 
     def __post_init__(self) -> None:
         owner = "policy"
+        if self.task not in POLICY_TASKS:
+            raise ConfigError(f"{owner}.task must be one of {POLICY_TASKS}, got {self.task!r}")
+        _unit(owner, "command_latency_s", self.command_latency_s, 0.0, 1.0)
+        _unit(owner, "motion_window_s", self.motion_window_s, 0.2, 10.0)
         _positive_int(owner, "chunk_publish_steps", self.chunk_publish_steps, 1000)
         _unit(owner, "grasp_closure_min", self.grasp_closure_min, 0.0, 1.0)
         _unit(owner, "grasp_closure_max", self.grasp_closure_max, 0.0, 1.0)

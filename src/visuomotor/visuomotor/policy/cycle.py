@@ -13,6 +13,10 @@ the bin; a second pick started from above the bin is outside that distribution (
   them like any other; within 2 cm of home the policy, target choice and grasp state start afresh.
 - ``done``: ``max_picks`` cubes placed; nothing is commanded.
 
+In the conveyor task (``PolicyConfig.task``) the target is a :class:`MovingTarget` (position and velocity,
+followed along its fitted motion while hidden) and, with ``latency_compensation``, the observation shows
+it where it will be when the command acts: p + v·L, L measured per frame (``visuomotor.policy.latency``).
+
 The same class runs in the ``policy`` node and in ``visuomotor eval policy``'s closed loop.
 """
 
@@ -27,9 +31,10 @@ from scipy.spatial.transform import Rotation, Slerp
 from visuomotor.interfaces import Track
 from visuomotor.kinematics import Ur10eKinematics
 from visuomotor.policy.configuration import PolicyConfig
+from visuomotor.policy.latency import aim_point, frame_latency_s
 from visuomotor.policy.observation import action_from_pose, build_observation
 from visuomotor.policy.runtime import ActOnnxPolicy
-from visuomotor.policy.targets import GraspedTarget, TargetSelector
+from visuomotor.policy.targets import GraspedTarget, MovingTarget, TargetSelector
 
 __all__ = ["DONE", "HOME", "PICK", "CycleStep", "PickCycle"]
 
@@ -83,6 +88,8 @@ class PickCycle:
         self.phase = PICK
         self.placed = 0
         self._bin: Track | None = None
+        #: The latency L (s) the last conveyor tick compensated (0 when off, or none yet).
+        self.last_latency_s = 0.0
         self._fresh_pick()
 
     def reset(self, target_class: str | None = None) -> None:
@@ -95,13 +102,30 @@ class PickCycle:
 
     def _fresh_pick(self) -> None:
         self.selector = TargetSelector(replace(self.config, target_class=self._target_class))
-        self.grasp = GraspedTarget(self.config)
+        moving = self.config.task == "conveyor"
+        self.grasp = MovingTarget(self.config) if moving else GraspedTarget(self.config)
         self.policy.reset()
 
     def step(
-        self, tracks: Sequence[Track], q_rad: np.ndarray, gripper_closure: float, stamp_ns: int
+        self,
+        tracks: Sequence[Track],
+        q_rad: np.ndarray,
+        gripper_closure: float,
+        stamp_ns: int,
+        now_ns: int | None = None,
+        latency_s: float | None = None,
     ) -> CycleStep:
         """The plan for this tick from the newest tracks and the measured joints and gripper.
+
+        Args:
+            tracks: the tracker's output for the frame at ``stamp_ns`` (its camera stamp), base_link.
+            q_rad: (6,) measured joints; gripper_closure: measured, 0 open … 1 closed.
+            stamp_ns: the tracks' camera stamp, ns.
+            now_ns: this tick's time on the stamp's clock (conveyor task: L = now − stamp +
+                ``command_latency_s``; lock-step passes the stamp: the sim stood still); None = no
+                compensation at all (L = 0).
+            latency_s: conveyor task: the whole latency L measured by the caller (``trail_latency_s``:
+                from the frame's trail, command estimate included); overrides ``now_ns``.
 
         Raises:
             PolicyError: the model's output or the observation is invalid (NaN/inf).
@@ -125,7 +149,23 @@ class PickCycle:
         if bin_track is not None:
             self._bin = bin_track
         bin_track = self._bin
-        p_target = self.grasp.position(target, p_tcp, gripper_closure, stamp_ns)
+        v_target = None
+        if isinstance(self.grasp, MovingTarget):
+            state = self.grasp.state(target, p_tcp, gripper_closure, stamp_ns)
+            p_target = None if state is None else state[0]
+            if state is not None:
+                v_target = state[1]
+                if self.config.latency_compensation and not self.grasp.grasped:
+                    if latency_s is not None:
+                        self.last_latency_s = float(latency_s)
+                    else:
+                        self.last_latency_s = frame_latency_s(
+                            stamp_ns, stamp_ns if now_ns is None else now_ns,
+                            0.0 if now_ns is None else self.config.command_latency_s,
+                        )
+                    p_target = aim_point(p_target, v_target, self.last_latency_s)
+        else:
+            p_target = self.grasp.position(target, p_tcp, gripper_closure, stamp_ns)
         if was_grasped and not self.grasp.grasped and bin_track is not None:
             over_bin = np.abs(p_tcp[:2] - np.asarray(bin_track.position_m[:2])) <= self.config.bin_half_size_m
             if over_bin.all():  # let go over the bin: placed
@@ -134,7 +174,7 @@ class PickCycle:
                 return CycleStep(self._home_actions(T_tcp), HOME, None, self.placed)
         if p_target is None or bin_track is None:
             return CycleStep(None, PICK, target, self.placed)
-        obs = build_observation(q, gripper_closure, p_target, bin_track.position_m)
+        obs = build_observation(q, gripper_closure, p_target, bin_track.position_m, v_target)
         actions = self.policy.select_chunk(obs, stamp_ns)[: self.config.chunk_publish_steps]
         return CycleStep(actions, PICK, target, self.placed)
 

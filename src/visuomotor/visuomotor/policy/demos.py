@@ -37,7 +37,13 @@ import numpy as np
 
 from visuomotor.errors import ConfigError
 from visuomotor.policy.configuration import PolicyError
-from visuomotor.policy.observation import ACTION_DIM, ACTION_LAYOUT, OBS_DIM, OBS_LAYOUT, action_from_pose
+from visuomotor.policy.observation import (
+    ACTION_DIM,
+    ACTION_LAYOUT,
+    TASK_OBS_LAYOUTS,
+    TASKS,
+    action_from_pose,
+)
 from visuomotor.policy.sim_env import ObservationNoise, PickEnv
 from visuomotor.sim import top_down_tcp_pose
 
@@ -213,13 +219,14 @@ class ClosedLoopExpert:
         T[:3, :3], T[:3, 3] = self._R, self._p_cmd
         return action_from_pose(T, gripper)
 
-    def _move(self, goal: np.ndarray, cruise_m_s: float) -> bool:
-        """Advance the command one tick towards ``goal`` (trapezoidal speed); True once there."""
+    def _move(self, goal: np.ndarray, cruise_m_s: float, tolerance_m: float | None = None) -> bool:
+        """Advance the command one tick towards ``goal`` (trapezoidal speed); True once within
+        ``tolerance_m`` (default ``params.tolerance_m``)."""
         a = self.params.accel_m_s2
         delta = goal - self._p_cmd
         dist = float(np.linalg.norm(delta))
         self._dist = dist
-        if dist <= self.params.tolerance_m:
+        if dist <= (self.params.tolerance_m if tolerance_m is None else tolerance_m):
             self._p_cmd = goal.copy()
             self._speed = 0.0
             return True
@@ -234,6 +241,11 @@ class DemoConfig:
     """What the recorder randomises and adds.
 
     Attributes:
+        task: ``pick`` (a cube on the table, ``ClosedLoopExpert``) or ``conveyor`` (the leading cube on
+            the belt, ``visuomotor.policy.conveyor.ConveyorExpert``; the observation has its velocity).
+        conveyor_speed_m_s: [min, max] belt speed of a conveyor episode, drawn uniformly per episode.
+        velocity_noise_m_s: (bias σ, jitter σ) of the observed target velocity in the conveyor task
+            (the tracker's velocity is noisier than its position).
         control_period_s: seconds per action (10 Hz).
         max_ticks: an episode that has not finished by then is recorded as failed.
         settle_s: physics time after the expert finishes before success is judged.
@@ -249,6 +261,9 @@ class DemoConfig:
         expert: expert geometry and timing.
     """
 
+    task: str = "pick"
+    conveyor_speed_m_s: tuple[float, float] = (0.05, 0.15)
+    velocity_noise_m_s: tuple[float, float] = (0.003, 0.005)
     control_period_s: float = 0.1
     max_ticks: int = 250
     settle_s: float = 0.5
@@ -257,6 +272,22 @@ class DemoConfig:
     miss_probability: float = 0.2
     miss_offset_m: tuple[float, float] = (0.025, 0.05)
     expert: ExpertParams = field(default_factory=ExpertParams)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ConfigError(f"DemoConfig.task must be one of {TASKS}, got {self.task!r}")
+        lo, hi = self.conveyor_speed_m_s
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0.0 < lo <= hi <= 0.5):
+            raise ConfigError(
+                f"DemoConfig.conveyor_speed_m_s must be [min, max] in (0, 0.5] m/s, got {[lo, hi]}"
+            )
+
+    def env_noise(self) -> ObservationNoise:
+        """The observation noise of this task's env (velocity noise only in the conveyor task)."""
+        if self.task != "conveyor":
+            return self.noise
+        bias, jitter = self.velocity_noise_m_s
+        return ObservationNoise(self.noise.bias_std_m, self.noise.jitter_std_m, bias, jitter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,8 +325,15 @@ def _home_yaw(env: PickEnv) -> float:
 def record_episode(env: PickEnv, seed: int, config: DemoConfig | None = None) -> Episode:
     """Run the expert for one seeded scene and record (observation, action) at every tick."""
     config = config if config is not None else DemoConfig()
-    env.reset(seed, start_joint_noise_rad=config.start_joint_noise_rad)
-    expert = ClosedLoopExpert(config.expert, config.control_period_s)
+    if config.task == "conveyor":
+        from visuomotor.policy.conveyor import ConveyorExpert  # the conveyor module builds on this one
+
+        speed = float(np.random.default_rng([seed, 13]).uniform(*config.conveyor_speed_m_s))
+        env.reset(seed, start_joint_noise_rad=config.start_joint_noise_rad, conveyor_speed_m_s=speed)
+        expert: ClosedLoopExpert = ConveyorExpert(config.expert, control_period_s=config.control_period_s)
+    else:
+        env.reset(seed, start_joint_noise_rad=config.start_joint_noise_rad)
+        expert = ClosedLoopExpert(config.expert, config.control_period_s)
     expert.reset(env.commanded_tcp_pose(), _home_yaw(env))
     noise_rng = np.random.default_rng([seed, 11])
     miss_pending = bool(noise_rng.random() < config.miss_probability)
@@ -328,8 +366,9 @@ def record_episode(env: PickEnv, seed: int, config: DemoConfig | None = None) ->
     finished = expert.done
     duration = env.time_s
     env.settle(config.settle_s)
+    obs_dim = max(b for _, b in TASK_OBS_LAYOUTS[config.task].values())
     return Episode(
-        observations=np.asarray(obs_list, dtype=np.float32).reshape(-1, OBS_DIM),
+        observations=np.asarray(obs_list, dtype=np.float32).reshape(-1, obs_dim),
         actions=np.asarray(act_list, dtype=np.float32).reshape(-1, ACTION_DIM),
         phases=np.asarray(phase_list, dtype=np.int8),
         valid=np.asarray(valid_list, dtype=bool),
@@ -367,7 +406,7 @@ def record_demos(
     config = config if config is not None else DemoConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    env = PickEnv(config.control_period_s, config.noise)
+    env = PickEnv(config.control_period_s, config.env_noise(), task=config.task)
     t0 = time.perf_counter()
     entries = []
     for i in range(episodes):
@@ -398,12 +437,13 @@ def record_demos(
             progress(i, ep)
     manifest = {
         "version": DATASET_VERSION,
-        "kind": "visuomotor ACT pick demos (state observations, TCP-pose actions)",
+        "kind": f"visuomotor ACT {config.task} demos (state observations, TCP-pose actions)",
+        "task": config.task,
         "command": command,
         "created_unix": round(time.time(), 1),
         "record_seconds": round(time.perf_counter() - t0, 2),
         "control_period_s": config.control_period_s,
-        "obs_layout": OBS_LAYOUT,
+        "obs_layout": TASK_OBS_LAYOUTS[config.task],
         "action_layout": ACTION_LAYOUT,
         "action_frame": "base_link; rotation = first two columns of R_base_link_tcp (6D)",
         "phases": list(PHASES),
@@ -429,9 +469,12 @@ def load_episodes(data_dir: Path, successful_only: bool = True) -> tuple[list[Ep
     if not path.is_file():
         raise PolicyError(f"{path} not found; record demos first with `visuomotor demos --out {data_dir}`")
     manifest = json.loads(path.read_text())
-    if manifest.get("version") != DATASET_VERSION or manifest.get("obs_layout") != {
-        k: list(v) for k, v in OBS_LAYOUT.items()
-    }:
+    task = manifest.get("task", "pick")
+    if (
+        manifest.get("version") != DATASET_VERSION
+        or task not in TASK_OBS_LAYOUTS
+        or manifest.get("obs_layout") != {k: list(v) for k, v in TASK_OBS_LAYOUTS[task].items()}
+    ):
         raise PolicyError(
             f"{path} is dataset version {manifest.get('version')} with another layout; re-record it with "
             "`visuomotor demos`"

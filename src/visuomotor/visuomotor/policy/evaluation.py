@@ -99,8 +99,10 @@ def evaluate_policy(
     max_steps: int = 250,
     noise: ObservationNoise | None = None,
     progress: Callable[[int, EpisodeResult], None] | None = None,
+    task: str = "pick",
 ) -> EvalResult:
-    """Run ``episodes`` seeded episodes (scene seeds ``seed …``, random target cube per seed).
+    """Run ``episodes`` seeded episodes (scene seeds ``seed …``, random target cube per seed; the
+    conveyor task: the leading belt cube, belt at ``sim_env.CONVEYOR_SPEED_M_S``).
 
     Args:
         policy: reset() + select_action(obs) → action (layout in ``observation``).
@@ -110,8 +112,9 @@ def evaluate_policy(
         max_steps: ticks before an episode counts as failed.
         noise: observation noise (None = exact ground truth).
         progress: called after each episode.
+        task: ``pick`` or ``conveyor`` (the policy must take that task's observation).
     """
-    env = PickEnv(control_period_s, noise)
+    env = PickEnv(control_period_s, noise, task=task)
     results = []
     infer_s, infer_n = 0.0, 0
     t0 = time.perf_counter()

@@ -12,7 +12,7 @@ Structure (Zhao et al., "Learning Fine-Grained Bimanual Manipulation with Low-Co
   linear skip from the observation (ours, see ``ActModel``: it makes "grasp at the target" exact).
 
 At inference z = 0 (the prior mean, ACT §IV-B), so the exported ONNX graph is the encoder/decoder path
-only: ``observation`` (1, OBS_DIM) normalised → ``actions`` (1, k, ACTION_DIM) normalised.
+only: ``observation`` (1, obs_dim) normalised → ``actions`` (1, k, ACTION_DIM) normalised.
 
 Attention is written out (no ``nn.MultiheadAttention``) so the module exports to ONNX with plain
 MatMul/Softmax and has no fused fast path that behaves differently in eval mode. Blocks are pre-norm
@@ -27,7 +27,7 @@ import numpy as np
 
 from visuomotor.kinematics import T_BASE_LINK_BASE, UR10E_DH
 from visuomotor.policy.configuration import ActConfig, PolicyError
-from visuomotor.policy.observation import ACTION_DIM, OBS_DIM, OBS_LAYOUT
+from visuomotor.policy.observation import ACTION_DIM, OBS_LAYOUT
 from visuomotor.sim.scene import T_FLANGE_TCP
 
 try:
@@ -46,6 +46,7 @@ __all__ = [
     "ActModel",
     "TcpFeatures",
     "act_loss",
+    "obs_tokens",
     "require_torch",
 ]
 
@@ -59,12 +60,25 @@ def require_torch() -> None:
         )
 
 
-#: Observation slices that become one encoder token each: robot state (joints + gripper), target, bin.
-OBS_TOKENS: tuple[tuple[int, int], ...] = (
-    (OBS_LAYOUT["joint_positions_rad"][0], OBS_LAYOUT["gripper_closure"][1]),
-    OBS_LAYOUT["p_base_link_target_m"],
-    OBS_LAYOUT["p_base_link_bin_m"],
-)
+def obs_tokens(layout: dict[str, tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Observation slices that become one encoder token each: robot state (joints + gripper), target,
+    bin, and the target's velocity where the layout has it (the conveyor task)."""
+    tokens = [
+        (layout["joint_positions_rad"][0], layout["gripper_closure"][1]),
+        layout["p_base_link_target_m"],
+        layout["p_base_link_bin_m"],
+    ]
+    if "v_base_link_target_m_s" in layout:
+        tokens.append(layout["v_base_link_target_m_s"])
+    return tuple(tokens)
+
+
+def _obs_dim(layout: dict[str, tuple[int, int]]) -> int:
+    return max(b for _, b in layout.values())
+
+
+#: The pick task's tokens (``obs_tokens(OBS_LAYOUT)``).
+OBS_TOKENS: tuple[tuple[int, int], ...] = obs_tokens(OBS_LAYOUT)
 
 
 #: TCP position, target − TCP, bin − TCP (metres / FK_SCALE_M).
@@ -82,13 +96,17 @@ class TcpFeatures(_Module):
     buffers of this module (set by :meth:`set_obs_stats` before training; saved with the weights).
 
     Returns (B, FK_FEATURE_DIM): [p_tcp, p_target − p_tcp, p_bin − p_tcp] / FK_SCALE_M, base_link.
+
+    Args:
+        layout: the observation layout (``OBS_LAYOUT`` or the conveyor's; only its shared fields are read).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, layout: dict[str, tuple[int, int]] = OBS_LAYOUT) -> None:
         require_torch()
         super().__init__()
-        self.register_buffer("obs_mean", torch.zeros(OBS_DIM))
-        self.register_buffer("obs_std", torch.ones(OBS_DIM))
+        self.layout = dict(layout)
+        self.register_buffer("obs_mean", torch.zeros(_obs_dim(layout)))
+        self.register_buffer("obs_std", torch.ones(_obs_dim(layout)))
         self.register_buffer("dh_d", torch.tensor(UR10E_DH.d, dtype=torch.float32))
         self.register_buffer("dh_a", torch.tensor(UR10E_DH.a, dtype=torch.float32))
         self.register_buffer("dh_cos_alpha", torch.tensor(np.cos(UR10E_DH.alpha), dtype=torch.float32))
@@ -97,7 +115,7 @@ class TcpFeatures(_Module):
         self.register_buffer("T_flange_tcp", torch.tensor(T_FLANGE_TCP, dtype=torch.float32))
 
     def set_obs_stats(self, mean: np.ndarray, std: np.ndarray) -> None:
-        """Copy the observation normalisation (OBS_DIM,) into the buffers."""
+        """Copy the observation normalisation (obs_dim,) into the buffers."""
         self.obs_mean.copy_(torch.tensor(np.array(mean, dtype=np.float32)))  # copy: stats are read-only
         self.obs_std.copy_(torch.tensor(np.array(std, dtype=np.float32)))
 
@@ -124,10 +142,10 @@ class TcpFeatures(_Module):
         return (T @ self.T_flange_tcp)[:, :3, 3]
 
     def forward(self, obs_n: Tensor) -> Tensor:
-        obs = obs_n * self.obs_std + self.obs_mean  # (B, OBS_DIM) raw units
-        j0, j1 = OBS_LAYOUT["joint_positions_rad"]
-        t0, t1 = OBS_LAYOUT["p_base_link_target_m"]
-        b0, b1 = OBS_LAYOUT["p_base_link_bin_m"]
+        obs = obs_n * self.obs_std + self.obs_mean  # (B, obs_dim) raw units
+        j0, j1 = self.layout["joint_positions_rad"]
+        t0, t1 = self.layout["p_base_link_target_m"]
+        b0, b1 = self.layout["p_base_link_bin_m"]
         tcp = self.tcp_position(obs[:, j0:j1])
         return torch.cat([tcp, obs[:, t0:t1] - tcp, obs[:, b0:b1] - tcp], dim=-1) / FK_SCALE_M
 
@@ -197,19 +215,24 @@ class ActModel(_Module):
 
     Args:
         cfg: architecture (chunk size, widths, depths, latent size, CVAE on/off).
+        obs_layout: the task's observation layout (``OBS_LAYOUT``: pick; ``CONVEYOR_OBS_LAYOUT``: one more
+            token, the target's velocity).
     """
 
-    def __init__(self, cfg: ActConfig) -> None:
+    def __init__(self, cfg: ActConfig, obs_layout: dict[str, tuple[int, int]] = OBS_LAYOUT) -> None:
         require_torch()
         super().__init__()
         self.cfg = cfg
+        self.obs_layout = dict(obs_layout)
+        self.obs_dim = _obs_dim(obs_layout)
+        self.tokens = obs_tokens(obs_layout)
         d, k = cfg.d_model, cfg.chunk_size
-        self.obs_proj = nn.ModuleList(nn.Linear(b - a, d) for a, b in OBS_TOKENS)
-        self.fk = TcpFeatures() if cfg.fk_features else None
+        self.obs_proj = nn.ModuleList(nn.Linear(b - a, d) for a, b in self.tokens)
+        self.fk = TcpFeatures(obs_layout) if cfg.fk_features else None
         n_feat = FK_FEATURE_DIM if cfg.fk_features else 0
         self.fk_proj = nn.Linear(FK_FEATURE_DIM, d) if cfg.fk_features else None
         self.latent_proj = nn.Linear(cfg.latent_dim, d)
-        n_tokens = 1 + len(OBS_TOKENS) + (1 if cfg.fk_features else 0)
+        n_tokens = 1 + len(self.tokens) + (1 if cfg.fk_features else 0)
         self.enc_pos = nn.Parameter(torch.randn(1, n_tokens, d) * 0.02)  # learned, like ACT's
         self.encoder = nn.ModuleList(_EncoderLayer(cfg) for _ in range(cfg.n_encoder_layers))
         self.enc_norm = nn.LayerNorm(d)
@@ -220,12 +243,12 @@ class ActModel(_Module):
         # Linear skip observation → chunk, zero-initialised. The precision-critical actions are affine in
         # the observation (grasp at the target centre, release above the bin centre: in z-scored units
         # a_n = A·o_n + b exactly), so the transformer only has to learn the phase-dependent part.
-        self.skip = nn.Linear(OBS_DIM + n_feat, cfg.chunk_size * ACTION_DIM)
+        self.skip = nn.Linear(self.obs_dim + n_feat, cfg.chunk_size * ACTION_DIM)
         nn.init.zeros_(self.skip.weight)
         nn.init.zeros_(self.skip.bias)
         if cfg.use_vae:
             self.vae_cls = nn.Parameter(torch.zeros(1, 1, d))
-            self.vae_obs_proj = nn.Linear(OBS_DIM, d)
+            self.vae_obs_proj = nn.Linear(self.obs_dim, d)
             self.vae_action_proj = nn.Linear(ACTION_DIM, d)
             self.vae_pos = nn.Parameter(torch.randn(1, 2 + k, d) * 0.02)
             self.vae_encoder = nn.ModuleList(_EncoderLayer(cfg) for _ in range(cfg.n_vae_encoder_layers))
@@ -236,7 +259,7 @@ class ActModel(_Module):
         """CVAE posterior q(z | obs, actions).
 
         Args:
-            obs: (B, OBS_DIM) normalised observation.
+            obs: (B, obs_dim) normalised observation.
             actions: (B, k, ACTION_DIM) normalised action chunk.
 
         Returns:
@@ -258,7 +281,7 @@ class ActModel(_Module):
         """Actions from an observation and a latent.
 
         Args:
-            obs: (B, OBS_DIM) normalised observation.
+            obs: (B, obs_dim) normalised observation.
             z: (B, latent_dim).
 
         Returns:
@@ -266,7 +289,7 @@ class ActModel(_Module):
         """
         B = obs.shape[0]
         tokens = [self.latent_proj(z)] + [
-            proj(obs[:, a:b]) for proj, (a, b) in zip(self.obs_proj, OBS_TOKENS, strict=True)
+            proj(obs[:, a:b]) for proj, (a, b) in zip(self.obs_proj, self.tokens, strict=True)
         ]
         skip_in = obs
         if self.fk is not None and self.fk_proj is not None:
@@ -289,7 +312,7 @@ class ActModel(_Module):
         """Training/inference pass.
 
         Args:
-            obs: (B, OBS_DIM) normalised observation.
+            obs: (B, obs_dim) normalised observation.
             actions: (B, k, ACTION_DIM) normalised target chunk; used by the CVAE encoder in training.
 
         Returns:
@@ -308,7 +331,7 @@ def act_loss(model: ActModel, obs: Tensor, actions: Tensor) -> tuple[Tensor, dic
     """ACT objective: L1 reconstruction + kl_weight · KL(q(z|·) ‖ N(0, I)) (ACT eq. 1; LeRobot's form).
 
     Args:
-        obs: (B, OBS_DIM), actions: (B, k, ACTION_DIM), both normalised.
+        obs: (B, obs_dim), actions: (B, k, ACTION_DIM), both normalised.
 
     Returns:
         (loss, {"l1": …, "kl": …}).
@@ -323,7 +346,7 @@ def act_loss(model: ActModel, obs: Tensor, actions: Tensor) -> tuple[Tensor, dic
 
 
 class ActInference(_Module):
-    """The exported graph: ``observation`` (B, OBS_DIM) → ``actions`` (B, k, ACTION_DIM), z = 0."""
+    """The exported graph: ``observation`` (B, obs_dim) → ``actions`` (B, k, ACTION_DIM), z = 0."""
 
     def __init__(self, model: ActModel) -> None:
         super().__init__()

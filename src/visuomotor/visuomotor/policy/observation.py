@@ -11,6 +11,12 @@ slice  content                                      units
 10:13  bin centre (its bounding-box centre)         m
 ====== ============================================ =====
 
+The conveyor task (``TASK_OBS_LAYOUTS["conveyor"]``, 16 numbers) appends what a moving target needs:
+
+====== ============================================ =====
+13:16  target velocity (tracked), base_link         m/s
+====== ============================================ =====
+
 Action (``ACTION_DIM`` = 10), one per control period; a chunk is k of them, the first one due at the next
 control tick:
 
@@ -46,8 +52,12 @@ from visuomotor.policy.configuration import PolicyError
 __all__ = [
     "ACTION_DIM",
     "ACTION_LAYOUT",
+    "CONVEYOR_OBS_DIM",
+    "CONVEYOR_OBS_LAYOUT",
     "OBS_DIM",
     "OBS_LAYOUT",
+    "TASKS",
+    "TASK_OBS_LAYOUTS",
     "NormStats",
     "action_from_pose",
     "build_observation",
@@ -65,6 +75,15 @@ OBS_LAYOUT: dict[str, tuple[int, int]] = {
     "p_base_link_bin_m": (10, 13),
 }
 OBS_DIM = 13
+#: The conveyor task's observation: the pick task's plus the target's velocity.
+CONVEYOR_OBS_LAYOUT: dict[str, tuple[int, int]] = {**OBS_LAYOUT, "v_base_link_target_m_s": (13, 16)}
+CONVEYOR_OBS_DIM = 16
+#: Tasks the policy knows and their observation layouts (a model is trained for one of them).
+TASKS = ("pick", "conveyor")
+TASK_OBS_LAYOUTS: dict[str, dict[str, tuple[int, int]]] = {
+    "pick": OBS_LAYOUT,
+    "conveyor": CONVEYOR_OBS_LAYOUT,
+}
 #: name → (start, stop) of each action field.
 ACTION_LAYOUT: dict[str, tuple[int, int]] = {
     "p_base_link_tcp_m": (0, 3),
@@ -93,18 +112,22 @@ def build_observation(
     gripper_closure: float,
     p_base_link_target_m: Sequence[float] | np.ndarray,
     p_base_link_bin_m: Sequence[float] | np.ndarray,
+    v_base_link_target_m_s: Sequence[float] | np.ndarray | None = None,
 ) -> np.ndarray:
-    """Assemble the (OBS_DIM,) float32 observation (layout in the module docstring).
+    """Assemble the float32 observation (layouts in the module docstring): (OBS_DIM,) for the pick task,
+    (CONVEYOR_OBS_DIM,) when the target's velocity is given (the conveyor task).
 
     Raises:
         PolicyError: a field of the wrong size or with NaN/inf (names the field).
     """
-    parts = (
+    parts = [
         _vector("joint_positions_rad", joint_positions_rad, 6),
         _vector("gripper_closure", gripper_closure, 1),
         _vector("p_base_link_target_m", p_base_link_target_m, 3),
         _vector("p_base_link_bin_m", p_base_link_bin_m, 3),
-    )
+    ]
+    if v_base_link_target_m_s is not None:
+        parts.append(_vector("v_base_link_target_m_s", v_base_link_target_m_s, 3))
     return np.concatenate(parts).astype(np.float32)
 
 
@@ -175,19 +198,21 @@ class NormStats:
     """Per-dimension z-score statistics of observations and actions.
 
     Attributes:
-        obs_mean, obs_std: (OBS_DIM,) float32.
+        obs_mean, obs_std: (obs_dim,) float32.
         action_mean, action_std: (ACTION_DIM,) float32; std ≥ STD_FLOOR.
+        obs_dim: observation width (OBS_DIM for the pick task, CONVEYOR_OBS_DIM for the conveyor).
     """
 
     obs_mean: np.ndarray
     obs_std: np.ndarray
     action_mean: np.ndarray
     action_std: np.ndarray
+    obs_dim: int = OBS_DIM
 
     def __post_init__(self) -> None:
         for name, n in (
-            ("obs_mean", OBS_DIM),
-            ("obs_std", OBS_DIM),
+            ("obs_mean", self.obs_dim),
+            ("obs_std", self.obs_dim),
             ("action_mean", ACTION_DIM),
             ("action_std", ACTION_DIM),
         ):
@@ -209,10 +234,11 @@ class NormStats:
             np.maximum(obs.std(axis=0), STD_FLOOR),
             act.mean(axis=0),
             np.maximum(act.std(axis=0), STD_FLOOR),
+            obs_dim=int(obs.shape[1]),
         )
 
     def normalize_obs(self, obs: np.ndarray) -> np.ndarray:
-        """(…, OBS_DIM) raw → normalised float32."""
+        """(…, obs_dim) raw → normalised float32."""
         return ((np.asarray(obs, dtype=np.float32) - self.obs_mean) / self.obs_std).astype(np.float32)
 
     def unnormalize_obs(self, obs_n: np.ndarray) -> np.ndarray:
@@ -240,7 +266,7 @@ class NormStats:
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str]) -> NormStats:
-        """Read the stats back from ONNX ``metadata_props``.
+        """Read the stats back from ONNX ``metadata_props`` (``obs_dim`` there; OBS_DIM when absent).
 
         Raises:
             PolicyError: a key is missing or not a JSON list of the right length.
@@ -255,4 +281,10 @@ class NormStats:
                 values[name] = np.asarray(json.loads(metadata[name]), dtype=np.float32)
             except (json.JSONDecodeError, TypeError, ValueError) as err:
                 raise PolicyError(f"ACT model metadata {name!r} is not a JSON list of numbers") from err
-        return cls(**values)
+        try:
+            obs_dim = int(metadata.get("obs_dim", OBS_DIM))
+        except ValueError as err:
+            raise PolicyError(
+                f"ACT model metadata 'obs_dim' is not an integer: {metadata['obs_dim']!r}"
+            ) from err
+        return cls(**values, obs_dim=obs_dim)

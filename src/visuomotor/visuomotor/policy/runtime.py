@@ -26,7 +26,7 @@ from visuomotor.detection.detector import DetectorError
 from visuomotor.detection.providers import expand_provider_names
 from visuomotor.policy.configuration import PROVIDER_FALLBACKS, PolicyConfig, PolicyError
 from visuomotor.policy.ensembling import TemporalEnsembler
-from visuomotor.policy.observation import ACTION_DIM, OBS_DIM, NormStats
+from visuomotor.policy.observation import ACTION_DIM, TASK_OBS_LAYOUTS, TASKS, NormStats
 
 __all__ = ["INPUT_NAME", "METADATA_FORMAT", "OUTPUT_NAME", "ActOnnxPolicy"]
 
@@ -59,10 +59,14 @@ class ActOnnxPolicy:
         providers: execution providers, best first (``cpu``, ``cuda``, ``tensorrt`` or full names).
         provider_fallback: ``warn`` or ``error`` when the provider in use is not the first asked for.
         intra_op_threads: ONNX Runtime threads per operator.
+        task: the task the caller will run (``pick`` or ``conveyor``); the model's observation must be
+            that task's. None = whatever the model was trained for (its ``task`` metadata; ``pick`` for
+            models that predate it).
 
     Raises:
-        PolicyError: missing file, not an ACT export (metadata), unexpected input/output shapes, a bad
-            combination (ensembling with ``n_action_steps`` > 1), or a provider fallback with ``error``.
+        PolicyError: missing file, not an ACT export (metadata), unexpected input/output shapes, a model
+            for another task than ``task`` (one line naming both and the fix), a bad combination
+            (ensembling with ``n_action_steps`` > 1), or a provider fallback with ``error``.
     """
 
     def __init__(
@@ -75,6 +79,7 @@ class ActOnnxPolicy:
         providers: Sequence[str] = ("cpu",),
         provider_fallback: str = "warn",
         intra_op_threads: int = 2,
+        task: str | None = None,
     ) -> None:
         path = Path(model_path)
         if not path.is_file():
@@ -132,9 +137,24 @@ class ActOnnxPolicy:
                 f"{path}: ACT metadata lacks or garbles chunk_size/control_period_s: {err}"
             ) from err
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        if [i.name for i in inputs] != [INPUT_NAME] or list(inputs[0].shape) != [1, OBS_DIM]:
+        self.task: str = self.metadata.get("task", "pick")
+        if self.task not in TASKS:
+            raise PolicyError(f"{path}: metadata task {self.task!r} is none of {TASKS}")
+        #: Numbers in one observation (``TASK_OBS_LAYOUTS[task]``).
+        self.obs_dim = max(b for _, b in TASK_OBS_LAYOUTS[self.task].values())
+        width = inputs[0].shape[1] if inputs and len(inputs[0].shape) == 2 else None
+        if task is not None:
+            if task not in TASKS:
+                raise PolicyError(f"unknown task {task!r}; the policy knows {TASKS}")
+            need = max(b for _, b in TASK_OBS_LAYOUTS[task].values())
+            if width != need or self.task != task:
+                raise PolicyError(
+                    f"{path} takes a {width}-number observation ({self.task} task) but the {task} task needs "
+                    f"{need}: set policy model_path to a {task} model (models/act_{task}.onnx)"
+                )
+        if [i.name for i in inputs] != [INPUT_NAME] or list(inputs[0].shape) != [1, self.obs_dim]:
             raise PolicyError(
-                f"{path}: expected one input {INPUT_NAME!r} of shape [1, {OBS_DIM}], got "
+                f"{path}: expected one input {INPUT_NAME!r} of shape [1, {self.obs_dim}], got "
                 f"{[(i.name, i.shape) for i in inputs]}"
             )
         if outputs[0].name != OUTPUT_NAME or list(outputs[0].shape) != [1, self.chunk_size, ACTION_DIM]:
@@ -163,7 +183,7 @@ class ActOnnxPolicy:
         self._queue: deque[np.ndarray] = deque()
         # Warm-up on the mean observation: first-run allocations happen here, not in the first control
         # tick, and a graph whose real output disagrees with its declared shape is caught at load.
-        (y,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: np.zeros((1, OBS_DIM), np.float32)})
+        (y,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: np.zeros((1, self.obs_dim), np.float32)})
         if y.shape != (1, self.chunk_size, ACTION_DIM):
             raise PolicyError(
                 f"{path}: output {OUTPUT_NAME!r} has shape {list(y.shape)} at run time, "
@@ -185,6 +205,7 @@ class ActOnnxPolicy:
             providers=config.providers,
             provider_fallback=config.provider_fallback,
             intra_op_threads=config.intra_op_threads,
+            task=config.task,
         )
         if not math.isclose(config.control_period_s, policy.control_period_s, rel_tol=0.01):
             raise PolicyError(
@@ -201,17 +222,18 @@ class ActOnnxPolicy:
             self.ensembler.reset()
 
     def predict_action_chunk(self, observation: np.ndarray) -> np.ndarray:
-        """One inference: (OBS_DIM,) raw observation → (k, ACTION_DIM) float32 raw actions.
+        """One inference: (obs_dim,) raw observation → (k, ACTION_DIM) float32 raw actions.
 
         Raises:
             PolicyError: wrong shape, NaN/inf in the observation or in the model's output.
         """
         obs = np.asarray(observation, dtype=np.float32)
-        if obs.shape not in ((OBS_DIM,), (1, OBS_DIM)):
-            raise PolicyError(f"ACT observation must have shape ({OBS_DIM},), got {obs.shape}")
+        n = self.obs_dim
+        if obs.shape not in ((n,), (1, n)):
+            raise PolicyError(f"ACT observation must have shape ({n},), got {obs.shape}")
         if not np.isfinite(obs).all():
             raise PolicyError("ACT observation contains NaN or inf; check the joint states and tracks")
-        x = self.stats.normalize_obs(obs.reshape(1, OBS_DIM))
+        x = self.stats.normalize_obs(obs.reshape(1, n))
         (y,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: x})
         chunk = self.stats.unnormalize_action(y[0])  # (k, ACTION_DIM)
         if not np.isfinite(chunk).all():

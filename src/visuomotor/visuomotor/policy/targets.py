@@ -5,6 +5,9 @@ it (a cube in the gripper is often occluded: its track goes LOST and coasts, whi
 needs). Choice, in order: ``target_track_id`` if ≥ 0; else confirmed tracks of ``target_class`` (any cube
 class for ``any``) not already in the bin, nearest to the TCP. The bin is the confirmed (else any)
 ``bin_class`` track with the most hits. All positions in base_link.
+
+``GraspedTarget`` gives the observation's target position for a cube that lies still; ``MovingTarget``
+(the conveyor task) adds the target's velocity and follows a hidden target along its fitted motion.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import numpy as np
 
 from visuomotor.interfaces import Track, TrackState
 from visuomotor.policy.configuration import TARGET_CLASSES, PolicyConfig
+from visuomotor.policy.latency import LinearMotionFit
 
-__all__ = ["GraspedTarget", "TargetSelector"]
+__all__ = ["GraspedTarget", "MovingTarget", "TargetSelector"]
 
 _CUBES = tuple(c for c in TARGET_CLASSES if c != "any")
 
@@ -141,3 +145,85 @@ class GraspedTarget:
         if self.grasped:
             return p_track if fresh and near else p_tcp.copy()
         return None if p_best is None else p_best.copy()
+
+
+class MovingTarget(GraspedTarget):
+    """The target's position AND velocity for the observation, for a target that moves (a conveyor).
+
+    As :class:`GraspedTarget` for the grasp (a cube between the fingers is at the TCP), but a hidden cube
+    does not stay put: it keeps moving with the belt. So:
+
+    - clear view (a fresh match with the TCP farther than ``occlusion_radius_m``): the track's position
+      and Kalman velocity; the position also feeds a constant-velocity fit
+      (:class:`~visuomotor.policy.latency.LinearMotionFit`, ``motion_window_s``);
+    - hidden or partly covered (no fresh match, or the TCP close): the fit, evaluated at the frame's
+      stamp, for ``target_memory_s`` after the last clear view; then the track itself;
+    - grasped: the TCP (or a fresh match near it), with the velocity held from before the grasp — the
+      demos observe the belt's velocity for the whole episode, and so does the policy.
+
+    The velocity of a grasped target stays that of the belt on purpose: the expert's labels during the
+    close depend on it (the gripper keeps moving with the cube until the pads hold it).
+    """
+
+    def __init__(self, config: PolicyConfig) -> None:
+        super().__init__(config)
+        self._fit = LinearMotionFit(config.motion_window_s)
+        self._fit_id: int | None = None
+        self._v = np.zeros(3)
+
+    def reset(self) -> None:
+        """Nothing grasped, seen or fitted (new episode)."""
+        super().reset()
+        self._fit.reset()
+        self._fit_id = None
+        self._v = np.zeros(3)
+
+    def state(
+        self, target: Track | None, p_base_link_tcp_m: np.ndarray, gripper_closure: float, stamp_ns: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """((3,) position at ``stamp_ns``, (3,) velocity) of the target, or None (nothing known).
+
+        Args: as :meth:`GraspedTarget.position`.
+        """
+        cfg = self.config
+        p_tcp = np.asarray(p_base_link_tcp_m, dtype=np.float64)
+        closed = cfg.grasp_closure_min <= gripper_closure <= cfg.grasp_closure_max
+        fresh = target is not None and target.misses == 0
+        p_track = None if target is None else np.asarray(target.position_m, dtype=np.float64)
+        v_track = None if target is None else np.asarray(target.velocity_m_s, dtype=np.float64)
+        if target is not None and target.track_id != self._fit_id:  # another cube: start afresh
+            self._fit.reset()
+            self._fit_id = target.track_id
+        clear = fresh and float(np.linalg.norm(p_track - p_tcp)) > cfg.occlusion_radius_m
+        best: tuple[np.ndarray, np.ndarray] | None = None
+        if clear:
+            self._fit.add(stamp_ns, p_track)
+            self._seen_ns = int(stamp_ns)
+            best = (p_track, v_track)
+        else:
+            last = self._fit.last_ns
+            fitted = self._fit.estimate(stamp_ns)
+            if fitted is not None and last is not None and (stamp_ns - last) * 1e-9 <= cfg.target_memory_s:
+                best = fitted
+            elif target is not None:
+                best = (p_track, v_track)
+        near = best is not None and float(np.linalg.norm(best[0] - p_tcp)) <= cfg.grasp_radius_m
+        if closed and not self._was_closed:
+            self.grasped = near
+        if not closed:
+            self.grasped = False
+        self._was_closed = closed
+        if self.grasped:
+            p = p_track if fresh and float(np.linalg.norm(p_track - p_tcp)) <= cfg.grasp_radius_m else p_tcp
+            return p.copy(), self._v.copy()
+        if best is None:
+            return None
+        self._v = np.array(best[1], dtype=np.float64)
+        return np.array(best[0], dtype=np.float64), self._v.copy()
+
+    def position(
+        self, target: Track | None, p_base_link_tcp_m: np.ndarray, gripper_closure: float, stamp_ns: int
+    ) -> np.ndarray | None:
+        """(3,) position only (see :meth:`state`)."""
+        got = self.state(target, p_base_link_tcp_m, gripper_closure, stamp_ns)
+        return None if got is None else got[0]

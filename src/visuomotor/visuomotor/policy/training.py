@@ -25,7 +25,7 @@ from visuomotor.errors import ConfigError
 from visuomotor.policy.configuration import ActConfig, PolicyError
 from visuomotor.policy.demos import Episode, load_episodes
 from visuomotor.policy.modeling import ActInference, ActModel, act_loss, require_torch, torch
-from visuomotor.policy.observation import ACTION_DIM, ACTION_LAYOUT, OBS_DIM, OBS_LAYOUT, NormStats
+from visuomotor.policy.observation import ACTION_DIM, ACTION_LAYOUT, TASK_OBS_LAYOUTS, NormStats
 from visuomotor.policy.runtime import INPUT_NAME, METADATA_FORMAT, OUTPUT_NAME
 from visuomotor.sim.scene import T_FLANGE_TCP
 
@@ -119,7 +119,7 @@ def build_chunks(episodes: list[Episode], chunk_size: int) -> tuple[np.ndarray, 
     """(observation, next k actions) pairs of every tick.
 
     Returns:
-        (N, OBS_DIM) observations and (N, k, ACTION_DIM) chunks of the valid ticks; a chunk running
+        (N, obs_dim) observations and (N, k, ACTION_DIM) chunks of the valid ticks; a chunk running
         past the episode end repeats the last action (the arm holds).
     """
     obs, chunks = [], []
@@ -167,6 +167,9 @@ def export_onnx(
 ) -> float:
     """Export the inference graph (z = 0) with fixed names and metadata; check it against onnxruntime.
 
+    The metadata names the model's task (``pick``/``conveyor``) and observation layout; the runtime
+    refuses a model whose observation does not fit the task it is asked to run.
+
     Returns:
         max |torch − onnxruntime| over 64 random normalised observations.
 
@@ -180,7 +183,9 @@ def export_onnx(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = ActInference(model).eval()
-    example = torch.zeros(1, OBS_DIM)
+    obs_dim = model.obs_dim
+    task = next(t for t, layout in TASK_OBS_LAYOUTS.items() if layout == model.obs_layout)
+    example = torch.zeros(1, obs_dim)
     with warnings.catch_warnings():
         # The TorchScript exporter (no onnxscript needed; plain ops for this small graph) warns that it
         # is legacy; the dynamo exporter needs onnxscript, which the training extra does not install.
@@ -198,11 +203,12 @@ def export_onnx(
     cfg = model.cfg
     metadata = {
         "format": METADATA_FORMAT,
+        "task": task,
         "chunk_size": str(cfg.chunk_size),
         "control_period_s": repr(cfg.control_period_s),
-        "obs_dim": str(OBS_DIM),
+        "obs_dim": str(obs_dim),
         "action_dim": str(ACTION_DIM),
-        "obs_layout": json.dumps(OBS_LAYOUT),
+        "obs_layout": json.dumps(model.obs_layout),
         "action_layout": json.dumps(ACTION_LAYOUT),
         "action_frame": "base_link; TCP position (m) + first two columns of R_base_link_tcp + gripper 0..1",
         "latent": "z = 0 (CVAE prior mean); inputs/outputs are z-scored with the stats below",
@@ -224,7 +230,7 @@ def export_onnx(
     worst = 0.0
     with torch.no_grad():
         for _ in range(64):
-            x = torch.randn(1, OBS_DIM, generator=gen)
+            x = torch.randn(1, obs_dim, generator=gen)
             ref = wrapper(x).numpy()
             (got,) = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})
             worst = max(worst, float(np.abs(ref - got).max()))
@@ -265,6 +271,8 @@ def train_act(config: TrainConfig, command: str = "") -> TrainResult:
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
     episodes, manifest = load_episodes(config.demos_dir)
+    task = manifest.get("task", "pick")
+    layout = TASK_OBS_LAYOUTS[task]
     if len(episodes) < 2:
         raise PolicyError(f"{config.demos_dir} has {len(episodes)} successful demos; record at least 2")
     if not math.isclose(manifest["control_period_s"], config.act.control_period_s):
@@ -286,9 +294,9 @@ def train_act(config: TrainConfig, command: str = "") -> TrainResult:
         x_va = torch.from_numpy(stats.normalize_obs(obs_va))
         y_va = torch.from_numpy(stats.normalize_action(act_va))
     else:
-        x_va, y_va = torch.zeros(0, OBS_DIM), torch.zeros(0, k, ACTION_DIM)
+        x_va, y_va = torch.zeros(0, x_tr.shape[1]), torch.zeros(0, k, ACTION_DIM)
 
-    model = ActModel(config.act)
+    model = ActModel(config.act, layout)
     if model.fk is not None:
         model.fk.set_obs_stats(stats.obs_mean, stats.obs_std)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -391,20 +399,27 @@ def write_model_card(
 ) -> Path:
     """Write ``models/<name>.md``: data, command, architecture, time, losses, export check, evaluation."""
     cfg = config.act
-    n_params = sum(p.numel() for p in ActModel(cfg).parameters())
+    task = manifest.get("task", "pick")
+    layout = TASK_OBS_LAYOUTS[task]
+    obs_dim = max(b for _, b in layout.values())
+    n_params = sum(p.numel() for p in ActModel(cfg, layout).parameters())
     noise, expert = manifest["config"]["noise"], manifest["config"]["expert"]
     horizon_s = cfg.chunk_size * cfg.control_period_s
     cpu = platform.processor() or platform.machine()
+    conveyor = task == "conveyor"
     lines = [
-        f"# {config.name} — ACT pick-and-place policy (state observation)",
+        f"# {config.name} — ACT {'conveyor ' if conveyor else ''}pick-and-place policy (state observation)",
         "",
         "Action Chunking with Transformers (CVAE in training, z = 0 at inference) trained on",
         "scripted-expert demos in the MuJoCo sim; runs with onnxruntime only",
         "(`visuomotor.policy.ActOnnxPolicy`).",
         "",
         "## Interface",
-        f"- input `{INPUT_NAME}` [1, {OBS_DIM}] float32: joints (6, rad), gripper closure (1), target",
-        "  cube centre (3, m), bin centre (3, m), all base_link; z-scored with `obs_mean`/`obs_std`.",
+        f"- input `{INPUT_NAME}` [1, {obs_dim}] float32: joints (6, rad), gripper closure (1), target",
+        "  cube centre (3, m), bin centre (3, m)"
+        + (", target velocity (3, m/s)" if conveyor else "")
+        + ", all base_link; z-scored with `obs_mean`/`obs_std`.",
+        *([f"- task `{task}` in the metadata: the runtime refuses it for another task"] if conveyor else []),
         f"- output `{OUTPUT_NAME}` [1, {cfg.chunk_size}, {ACTION_DIM}]: per step TCP position (3, m,",
         "  base_link), 6D rotation (first two columns of R_base_link_tcp), gripper 0..1;",
         "  un-z-score with `action_mean`/`action_std`.",
@@ -416,6 +431,19 @@ def write_model_card(
         f"({manifest['successes']} successful, used: {result.episodes}), {result.samples} training ticks;",
         f"  recorded by `{manifest.get('command') or 'visuomotor demos'}` "
         f"in {manifest.get('record_seconds')} s.",
+        *(
+            [
+                "- the leading cube on a conveyor belt (+y) at "
+                f"{manifest['config']['conveyor_speed_m_s'][0]:g}–{manifest['config']['conveyor_speed_m_s'][1]:g}"
+                " m/s (uniform per episode); intercepting expert (`visuomotor.policy.conveyor`): aim above",
+                "  where the cube will be, descend, settle and close moving with the belt (command leads the",
+                "  cube by the arm's 0.15 s lag), lift, carry; observed velocity noise σ bias "
+                f"{manifest['config']['velocity_noise_m_s'][0] * 1000:g} mm/s, jitter "
+                f"{manifest['config']['velocity_noise_m_s'][1] * 1000:g} mm/s;",
+            ]
+            if conveyor
+            else []
+        ),
         "- closed-loop scripted expert (top-down grasp at a fixed yaw; approach, descend, settle, close,",
         "  lift, carry, release), tracker-like noise on target/bin "
         f"(σ bias {noise['bias_std_m'] * 1000:g} mm,",

@@ -17,7 +17,14 @@ from visuomotor.config import config_from_flat, config_to_flat
 from visuomotor.errors import ConfigError
 from visuomotor.kinematics import UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES
 
-__all__ = ["CalibrationMarkerConfig", "CameraConfig", "DepthNoiseConfig", "SceneConfig", "SimConfig"]
+__all__ = [
+    "CalibrationMarkerConfig",
+    "CameraConfig",
+    "ConveyorConfig",
+    "DepthNoiseConfig",
+    "SceneConfig",
+    "SimConfig",
+]
 
 #: Modes the ROS node understands: ``realtime`` paces physics to the wall clock, ``lockstep`` steps
 #: the physics a fixed amount per published frame regardless of wall time (deterministic runs).
@@ -190,6 +197,68 @@ class SceneConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ConveyorConfig:
+    """An optional conveyor belt on the table that carries cubes past the arm (off by default).
+
+    The belt is a strip along base_link +y at ``center_x_m``, from ``y_range_m[0]`` (upstream) to
+    ``y_range_m[1]`` (downstream, the table edge by default: a cube nobody picks falls off the end).
+    ``cubes`` of the scene's cubes spawn upstream on it, one behind the other, the others stay on the
+    table clear of the belt. Kinematic, as is common for conveyors in physics simulators: every physics
+    step a cube resting on the belt and touched by no finger gets the belt's velocity (the belt's contact
+    is frictionless, so nothing fights it); a cube the fingers touch or that is lifted is left to physics.
+
+    Attributes:
+        speed_m_s: belt speed along +y; 0 = no belt at all (the plain pick scene, unchanged).
+        center_x_m: x of the belt's centre line.
+        y_range_m: [start, end] of the belt along y; cubes move from start to end.
+        width_m: belt width (x extent).
+        cubes: cubes placed on the belt at reset (the rest stay on the table, off the belt).
+        spawn_y_m: [min, max] y of the leading (most downstream) belt cube at reset, drawn uniformly.
+        spacing_m: distance between consecutive belt cubes.
+        x_jitter_m: ± uniform offset of each belt cube from the centre line.
+    """
+
+    speed_m_s: float = 0.0
+    center_x_m: float = 0.72
+    y_range_m: tuple[float, float] = (-0.25, 0.9)
+    width_m: float = 0.14
+    cubes: int = 1
+    spawn_y_m: tuple[float, float] = (-0.2, -0.1)
+    spacing_m: float = 0.3
+    x_jitter_m: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.speed_m_s) and 0.0 <= self.speed_m_s <= 0.5):
+            raise ConfigError(f"conveyor.speed_m_s must be in [0, 0.5] m/s, got {self.speed_m_s}")
+        _finite("conveyor.center_x_m", self.center_x_m)
+        _length("conveyor.y_range_m", self.y_range_m, 2)
+        _interval("conveyor.y_range_m", self.y_range_m)
+        _length("conveyor.spawn_y_m", self.spawn_y_m, 2)
+        _interval("conveyor.spawn_y_m", self.spawn_y_m)
+        if not (math.isfinite(self.width_m) and 0.06 <= self.width_m <= 0.5):
+            raise ConfigError(f"conveyor.width_m must be in [0.06, 0.5] m, got {self.width_m}")
+        if not 1 <= self.cubes <= 12:
+            raise ConfigError(f"conveyor.cubes must be in [1, 12], got {self.cubes}")
+        _positive("conveyor.spacing_m", self.spacing_m)
+        if not (math.isfinite(self.x_jitter_m) and 0.0 <= self.x_jitter_m < self.width_m / 2):
+            raise ConfigError(
+                f"conveyor.x_jitter_m must be in [0, width_m / 2), got {self.x_jitter_m}"
+            )
+        lo, hi = self.y_range_m
+        last = self.spawn_y_m[0] - (self.cubes - 1) * self.spacing_m
+        if last < lo or self.spawn_y_m[1] > hi:
+            raise ConfigError(
+                f"conveyor.spawn_y_m {list(self.spawn_y_m)} with {self.cubes} cubes {self.spacing_m} m apart "
+                f"does not fit on the belt conveyor.y_range_m {list(self.y_range_m)}"
+            )
+
+    @property
+    def enabled(self) -> bool:
+        """A belt exists (speed > 0)."""
+        return self.speed_m_s > 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class CalibrationMarkerConfig:
     """An optional checkerboard on the flange, for hand-eye calibration (``visuomotor.calibration``).
 
@@ -239,6 +308,7 @@ class SimConfig:
         camera: the RGB-D camera.
         depth_noise: the depth-noise model.
         scene: table contents and the arm's home pose.
+        conveyor: an optional conveyor belt carrying cubes past the arm (off: speed 0).
         calibration_marker: an optional checkerboard on the flange (off by default). While it is off its
             keys are left out of :meth:`to_flat_dict`, so ``config/sim.yaml`` and the sim node's ROS
             parameters are exactly those of a scene without it.
@@ -251,6 +321,7 @@ class SimConfig:
     camera: CameraConfig = field(default_factory=CameraConfig)
     depth_noise: DepthNoiseConfig = field(default_factory=DepthNoiseConfig)
     scene: SceneConfig = field(default_factory=SceneConfig)
+    conveyor: ConveyorConfig = field(default_factory=ConveyorConfig)
     calibration_marker: CalibrationMarkerConfig = field(default_factory=CalibrationMarkerConfig)
 
     def __post_init__(self) -> None:
@@ -262,6 +333,11 @@ class SimConfig:
             raise ConfigError(f"publish_rate_hz must be in (0, 1000], got {self.publish_rate_hz}")
         if self.clock_mode not in CLOCK_MODES:
             raise ConfigError(f"clock_mode must be one of {CLOCK_MODES}, got {self.clock_mode!r}")
+        if self.conveyor.cubes > self.scene.num_cubes:
+            raise ConfigError(
+                f"conveyor.cubes ({self.conveyor.cubes}) cannot exceed scene.num_cubes "
+                f"({self.scene.num_cubes})"
+            )
 
     @classmethod
     def from_flat_dict(cls, d: dict[str, Any]) -> SimConfig:

@@ -22,6 +22,8 @@ __all__ = [
     "BIN_NAME",
     "CALIBRATION_MARKER_SITE",
     "CAMERA_NAME",
+    "CONVEYOR_NAME",
+    "CONVEYOR_TOP_M",
     "CUBE_CLASSES",
     "DISTRACTOR_PARK_M",
     "DISTRACTOR_PREFIX",
@@ -46,6 +48,9 @@ TCP_SITE = "tcp"
 GRIPPER_ACTUATOR = "gripper"
 FINGER_JOINTS = ("finger_left_joint", "finger_right_joint")
 BIN_NAME = "bin"
+#: The conveyor belt's geom (only in a model whose ``conveyor.speed_m_s`` > 0) and the height of its top.
+CONVEYOR_NAME = "conveyor"
+CONVEYOR_TOP_M = 0.002
 #: Distractor i is the mocap body ``distractor_{i}`` with one geom of the same name.
 DISTRACTOR_PREFIX = "distractor_"
 #: Extra table materials (textured) that domain randomisation may switch the table geom to; unused by
@@ -319,6 +324,25 @@ def _bin_xml(center_xy: tuple[float, float], size: tuple[float, float, float]) -
     return f'<body name="{BIN_NAME}" pos="{center_xy[0]:.9g} {center_xy[1]:.9g} {h / 2:.9g}">{geoms}</body>'
 
 
+def _conveyor_xml(config: SimConfig) -> str:
+    """The belt: a thin dark strip on the table; "" without a conveyor (the model is then unchanged).
+
+    Its contact is frictionless (``priority`` makes its ``condim="1"`` win over the cube's): the world
+    moves cubes on it kinematically (``SimWorld``), and friction would only fight that, slowing the cube by
+    μ·g·dt every step.
+    """
+    c = config.conveyor
+    if not c.enabled:
+        return ""
+    y0, y1 = c.y_range_m
+    half = (c.width_m / 2, (y1 - y0) / 2, CONVEYOR_TOP_M)  # from z = -top (inside the table) to +top
+    return (
+        f'<geom name="{CONVEYOR_NAME}" type="box" pos="{c.center_x_m:.9g} {(y0 + y1) / 2:.9g} 0" '
+        f'size="{_f(half)}" rgba="0.22 0.23 0.25 1" priority="1" condim="1" friction="0 0 0" '
+        f"{_WORLD_BITS}/>"
+    )
+
+
 def _camera_xml(config: SimConfig) -> str:
     """The camera and a stand below it; the housing sits behind the optical centre, out of view."""
     cam = config.camera
@@ -423,6 +447,7 @@ def build_mjcf(config: SimConfig) -> str:
     <light name="sun" pos="0.5 0.3 3" dir="0 0 -1" directional="true" castshadow="false"
            diffuse="0.5 0.5 0.5"/>
     {_table_xml()}
+    {_conveyor_xml(config)}
     {_camera_xml(config)}
     {_bin_xml(config.scene.bin_center_xy_m, config.scene.bin_size_m)}
     <body name="base" quat="{base_quat}">

@@ -30,6 +30,8 @@ from visuomotor.sim.jtc import JointTrajectoryCommand, JointTrajectoryFollower
 from visuomotor.sim.scene import (
     BIN_NAME,
     CAMERA_NAME,
+    CONVEYOR_NAME,
+    CONVEYOR_TOP_M,
     FINGER_JOINTS,
     FLANGE_SITE,
     GRIPPER_ACTUATOR,
@@ -48,6 +50,8 @@ _MAX_PLACEMENT_TRIES = 500
 _VIEW_MARGIN_PX = 20.0
 #: Height of the approach pose above a cube that must also be reachable for a placement to count.
 _APPROACH_HEIGHT_M = 0.15
+#: Contact roles of geoms (``SimWorld._geom_role``) for the conveyor.
+_GRIPPER, _BELT = 1, 2
 
 
 class GripperCommandError(SimError, ValueError):
@@ -142,6 +146,21 @@ class SimWorld:
         self._cube_body = np.array([_id(m, obj.mjOBJ_BODY, c.name) for c in self._cubes])
         self._cube_geom = np.array([_id(m, obj.mjOBJ_GEOM, c.name) for c in self._cubes])
         self._cube_qpos = np.array([m.jnt_qposadr[m.body_jntadr[b]] for b in self._cube_body])
+        self._cube_dof = np.array([m.jnt_dofadr[m.body_jntadr[b]] for b in self._cube_body])
+        conveyor = self.config.conveyor
+        self._belt_geom = _id(m, obj.mjOBJ_GEOM, CONVEYOR_NAME) if conveyor.enabled else -1
+        self._belt_speed_m_s = conveyor.speed_m_s
+        self._belt_cubes: tuple[int, ...] = ()
+        # Contact roles per geom, for the belt: which cube a geom is (−1: none), and whether it belongs to
+        # the gripper (body, finger bars, pads: a cube one of them touches is not carried) or is the belt.
+        gripper_root = _id(m, obj.mjOBJ_BODY, "gripper")
+        self._geom_cube = np.full(m.ngeom, -1, dtype=np.int64)
+        self._geom_cube[self._cube_geom] = np.arange(len(self._cubes))
+        self._geom_role = np.zeros(m.ngeom, dtype=np.int64)
+        gripper_geoms = [g for g in range(m.ngeom) if _under(m, int(m.geom_bodyid[g]), gripper_root)]
+        self._geom_role[gripper_geoms] = _GRIPPER
+        if self._belt_geom >= 0:
+            self._geom_role[self._belt_geom] = _BELT
         self._follower = JointTrajectoryFollower(UR10E_JOINT_NAMES, UR10E_JOINT_LIMITS_RAD)
         self._kinematics = Ur10eKinematics(T_flange_tcp=T_FLANGE_TCP)
         self._intrinsics = camera_intrinsics(self.config.camera)
@@ -184,17 +203,46 @@ class SimWorld:
         self._T_base_link_camera = self._camera_pose()
         half = scene.cube_size_m / 2
         placed: list[np.ndarray] = []
-        for spec, qadr, geom in zip(self._cubes, self._cube_qpos, self._cube_geom, strict=True):
-            xy, yaw = self._sample_cube(rng, placed)
+        on_belt = self._place_on_belt(rng)
+        cubes = zip(self._cubes, self._cube_qpos, self._cube_geom, strict=True)
+        for i, (spec, qadr, geom) in enumerate(cubes):
+            if i in on_belt:
+                xy, yaw = on_belt[i]
+                z = CONVEYOR_TOP_M + half
+            else:
+                xy, yaw = self._sample_cube(rng, placed)
+                z = half
             placed.append(xy)
-            d.qpos[qadr : qadr + 3] = (xy[0], xy[1], half)
+            d.qpos[qadr : qadr + 3] = (xy[0], xy[1], z)
             d.qpos[qadr + 3 : qadr + 7] = _yaw_quat(yaw)
             jitter = rng.uniform(-scene.cube_color_jitter, scene.cube_color_jitter, 3)
             m.geom_rgba[geom, :3] = np.clip(np.asarray(spec.rgba[:3]) + jitter, 0.0, 1.0)
         mujoco.mj_forward(m, d)
 
+    def _place_on_belt(self, rng: np.random.Generator) -> dict[int, tuple[np.ndarray, float]]:
+        """Cube index → (xy, yaw) of the cubes that start on the belt ({} without a conveyor).
+
+        Which cubes ride is a seeded random choice; the leading one (most downstream) comes first in
+        :meth:`conveyor_cube_indices`.
+        """
+        c = self.config.conveyor
+        if not c.enabled:
+            self._belt_cubes = ()
+            return {}
+        order = [int(i) for i in rng.permutation(len(self._cubes))[: c.cubes]]
+        lead_y = float(rng.uniform(*c.spawn_y_m))
+        out = {}
+        for k, i in enumerate(order):
+            x = c.center_x_m + float(rng.uniform(-c.x_jitter_m, c.x_jitter_m))
+            out[i] = (np.array([x, lead_y - k * c.spacing_m]), float(rng.uniform(-math.pi, math.pi)))
+        self._belt_cubes = tuple(order)
+        return out
+
     def _sample_cube(self, rng: np.random.Generator, placed: list[np.ndarray]) -> tuple[np.ndarray, float]:
         scene = self.config.scene
+        conveyor = self.config.conveyor
+        # Table cubes keep clear of the belt (its half width + most of a cube).
+        belt_clearance = conveyor.width_m / 2 + 0.75 * scene.cube_size_m
         bin_xy = np.asarray(scene.bin_center_xy_m)
         bin_half = np.asarray(scene.bin_size_m[:2]) / 2 + scene.cube_size_m
         for _ in range(_MAX_PLACEMENT_TRIES):
@@ -203,6 +251,8 @@ class SimWorld:
             if any(np.linalg.norm(xy - p) < scene.min_cube_separation_m for p in placed):
                 continue
             if (np.abs(xy - bin_xy) < bin_half).all():
+                continue
+            if conveyor.enabled and abs(xy[0] - conveyor.center_x_m) < belt_clearance:
                 continue
             if not self._in_view(np.array([xy[0], xy[1], scene.cube_size_m / 2])):
                 continue
@@ -272,7 +322,11 @@ class SimWorld:
         remaining = int(n)
         while remaining > 0:
             d.ctrl[act] = self._follower.sample(d.time)[0]
-            if self._follower.is_active(d.time):
+            if self._belt_geom >= 0 and self._belt_speed_m_s > 0.0:  # the belt acts every step
+                self._carry_on_belt()
+                mujoco.mj_step(m, d)
+                remaining -= 1
+            elif self._follower.is_active(d.time):
                 mujoco.mj_step(m, d)
                 remaining -= 1
             else:  # holding: one C call for all remaining steps
@@ -280,6 +334,56 @@ class SimWorld:
                 remaining = 0
         if not np.isfinite(d.qpos).all():
             raise SimError(f"physics diverged at t = {d.time:.3f} s (NaN state); call reset()")
+
+    def _carry_on_belt(self) -> None:
+        """Give the belt's velocity to every cube that lies on the belt and that no finger touches.
+
+        Contacts are those of the last step (what the cube rests on now). Setting the velocity, not a
+        force, is the usual kinematic conveyor: the cube moves at exactly the belt speed, and a cube the
+        gripper holds or lifts is left to the physics.
+        """
+        d = self.data
+        if d.ncon == 0:
+            return
+        pairs = d.contact.geom[: d.ncon]  # (ncon, 2) geom ids
+        cube_a = self._geom_cube[pairs[:, 0]]
+        cube = np.where(cube_a >= 0, cube_a, self._geom_cube[pairs[:, 1]])  # the cube in each contact
+        other = np.where(cube_a >= 0, self._geom_role[pairs[:, 1]], self._geom_role[pairs[:, 0]])
+        n = len(self._cubes)
+        on_belt = np.bincount(cube[(cube >= 0) & (other == _BELT)], minlength=n)
+        touched = np.bincount(cube[(cube >= 0) & (other == _GRIPPER)], minlength=n)
+        for k in np.flatnonzero((on_belt > 0) & (touched == 0)):
+            dof = self._cube_dof[k]
+            d.qvel[dof : dof + 6] = (0.0, self._belt_speed_m_s, 0.0, 0.0, 0.0, 0.0)
+
+    # ------------------------------------------------------------------ conveyor
+
+    @property
+    def conveyor_speed_m_s(self) -> float:
+        """Current belt speed along +y, m/s (0 without a conveyor)."""
+        return self._belt_speed_m_s if self._belt_geom >= 0 else 0.0
+
+    def set_conveyor_speed(self, speed_m_s: float) -> None:
+        """Change the belt speed (e.g. per recorded demo); the scene keeps its belt.
+
+        Raises:
+            SimError: the world was built without a conveyor (``conveyor.speed_m_s`` = 0).
+            ValueError: a speed outside [0, 0.5] m/s.
+        """
+        if self._belt_geom < 0:
+            raise SimError("this world has no conveyor: build it with conveyor.speed_m_s > 0")
+        value = float(speed_m_s)
+        if not (math.isfinite(value) and 0.0 <= value <= 0.5):
+            raise ValueError(f"conveyor speed must be in [0, 0.5] m/s, got {speed_m_s}")
+        self._belt_speed_m_s = value
+
+    def conveyor_cube_indices(self) -> tuple[int, ...]:
+        """Indices (into :meth:`objects`) of the cubes that started on the belt, leading cube first."""
+        return self._belt_cubes
+
+    def cube_velocities(self) -> np.ndarray:
+        """(num_cubes, 3) linear velocity of every cube's centre in base_link, m/s."""
+        return np.stack([self.data.qvel[dof : dof + 3] for dof in self._cube_dof]).copy()
 
     def set_arm_targets(self, q_rad: np.ndarray) -> None:
         """Hold the arm at joint targets (like ``forward_position_controller``); cancels a trajectory.
@@ -437,6 +541,15 @@ def _id(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str) -> int:
     if index < 0:
         raise SimError(f"the generated model has no {kind.name} named {name!r}")
     return int(index)
+
+
+def _under(model: mujoco.MjModel, body: int, root: int) -> bool:
+    """``body`` is ``root`` or one of its descendants."""
+    while body > 0:
+        if body == root:
+            return True
+        body = int(model.body_parentid[body])
+    return root == 0
 
 
 def _ro(a: np.ndarray) -> np.ndarray:
