@@ -15,6 +15,10 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from visuomotor.detection.quantize import head_decode_nodes, quantize_yolo  # noqa: E402
 
+# Without VNNI, onnxruntime's x86 U8S8 kernels add pairs of u8 × s8 products in int16 (VPMADDUBSW):
+# exact only while 2 · 255 · |w| ≤ 32767, i.e. |w| ≤ 64 (7-bit reduce_range weights).
+SATURATION_SAFE_WEIGHT = 32767 // (2 * 255)
+
 DECODE = ["/model.1/Reshape", "/model.1/Reshape_1", "/model.1/Sigmoid", "/model.1/Mul", "/model.1/Concat"]
 
 
@@ -89,6 +93,7 @@ def test_quantized_model_keeps_metadata_float_decode_and_accuracy(fp32_path: Pat
     meta = {p.key: p.value for p in q.metadata_props}
     assert meta["names"] == "{0: 'red_cube', 1: 'bin'}" and meta["imgsz"] == "[32, 32]"
     assert meta["quantization"].startswith("int8 static QDQ") and "16 frames" in meta["quantization"]
+    assert "7-bit reduce_range" in meta["quantization"]  # the default is safe on CPUs without VNNI
     ops = [n.op_type for n in q.graph.node]
     assert ops.count("QuantizeLinear") >= 2 and ops.count("DequantizeLinear") >= 4
     # The decode reads float tensors: nothing quantises the sigmoid scores or the concatenated output.
@@ -104,6 +109,36 @@ def test_quantized_model_keeps_metadata_float_decode_and_accuracy(fp32_path: Pat
     assert np.abs(a[0, :4] - b[0, :4]).max() < 0.05 * np.abs(a[0, :4]).max()  # boxes, relative to their range
     det = make_detector(DetectorConfig(model_path=str(out), warmup_runs=1))
     assert isinstance(det, OnnxYoloDetector) and det.class_names == ("red_cube", "bin")
+
+
+def conv_weights(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    """Each Conv's quantised weight (the initializer its weight input is dequantised from), by Conv name."""
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    producers = {o: n for n in model.graph.node for o in n.output}
+    weights = {}
+    for node in model.graph.node:
+        if node.op_type == "Conv":
+            dq = producers.get(node.input[1])
+            assert dq is not None and dq.op_type == "DequantizeLinear", f"{node.name}: float weight"
+            weights[node.name] = inits[dq.input[0]]
+    return weights
+
+
+def test_quantized_weights_cannot_saturate_without_vnni(fp32_path: Path, tmp_path: Path) -> None:
+    """The check runs on any CPU: on VNNI machines saturation cannot show in outputs, only in the weights."""
+    rng = np.random.default_rng(2)
+    calib = [rng.random((1, 3, 32, 32), dtype=np.float32) for _ in range(8)]
+    q = onnx.load(str(quantize_yolo(fp32_path, tmp_path / "safe.onnx", calib)))
+    weights = conv_weights(q)
+    assert sorted(weights) == ["/model.0/conv/Conv", "/model.1/cv2.0/Conv", "/model.1/cv3.0/Conv"]
+    for name, w in weights.items():
+        assert w.dtype == np.int8, name
+        assert np.abs(w.astype(np.int32)).max() <= SATURATION_SAFE_WEIGHT == 64, name
+    assert "7-bit reduce_range" in {p.key: p.value for p in q.metadata_props}["quantization"]
+    # The check tells the settings apart: full 8-bit weights use the range up to 127.
+    full = onnx.load(str(quantize_yolo(fp32_path, tmp_path / "full.onnx", calib, reduce_range=False)))
+    assert max(np.abs(w.astype(np.int32)).max() for w in conv_weights(full).values()) > SATURATION_SAFE_WEIGHT
+    assert "full 8-bit" in {p.key: p.value for p in full.metadata_props}["quantization"]
 
 
 def test_quantize_refuses_bad_inputs(fp32_path: Path, tmp_path: Path) -> None:

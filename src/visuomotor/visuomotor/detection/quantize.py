@@ -3,8 +3,11 @@
 ``python -m visuomotor.detection.quantize --model models/detector_yolov8n.onnx --eval-frames 500`` writes
 ``models/detector_yolov8n_int8.onnx`` (``--out`` to choose) and compares FP32 and INT8 on fresh frames.
 
-ONNX Runtime's ``quantize_static`` in QDQ format: per-channel signed 8-bit weights, unsigned 8-bit
-activations, ranges calibrated on frames letterboxed exactly as the detector does. The detection head's
+ONNX Runtime's ``quantize_static`` in QDQ format: per-channel signed weights, unsigned 8-bit
+activations, ranges calibrated on frames letterboxed exactly as the detector does. Weights use 7 bits
+(``reduce_range``, values in [-64, 64]) by default so the model is right on every x86-64 CPU: without
+VNNI, onnxruntime multiplies u8 × s8 with VPMADDUBSW, which sums pairs of products into int16 and
+saturates when both are large (255·127·2 > 32767; 255·64·2 = 32640 fits). The detection head's
 decode (DFL softmax, box arithmetic, sigmoid, the final concat) stays in float: its output concatenates
 box coordinates in pixels (0…640) with class scores (0…1), and one 8-bit scale for both would wipe out
 the scores. The metadata (class names, input size) is copied over, so the INT8 model loads like the
@@ -78,6 +81,7 @@ def quantize_yolo(
     per_channel: bool = True,
     method: str = "minmax",
     note: str = "",
+    reduce_range: bool = True,
 ) -> Path:
     """Write an INT8 (QDQ) copy of a YOLO ONNX model calibrated on ``tensors``.
 
@@ -89,6 +93,8 @@ def quantize_yolo(
         per_channel: per-output-channel weight scales (better accuracy, same speed on CPU).
         method: ``minmax``, ``percentile`` (99.999 %) or ``entropy`` calibration.
         note: text stored in the model's ``quantization`` metadata (e.g. the calibration seed).
+        reduce_range: 7-bit weights (|q| ≤ 64), safe from int16 saturation on x86-64 CPUs without VNNI
+            (see the module docstring). False gives full 8-bit weights, correct only on VNNI/ARM CPUs.
 
     Returns:
         ``out_path``.
@@ -146,6 +152,9 @@ def quantize_yolo(
             per_channel=per_channel,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
+            # U8S8 without VNNI runs on VPMADDUBSW (int16 pair sums): 7-bit weights keep every pair
+            # sum in range; full 8-bit weights can saturate there (CI: boxes off by pixels).
+            reduce_range=reduce_range,
             calibrate_method=methods[method],
             nodes_to_exclude=excluded,
             extra_options={"CalibTensorRangeSymmetric": False},
@@ -158,7 +167,8 @@ def quantize_yolo(
     quantized.metadata_props.add(
         key="quantization",
         value=f"int8 static QDQ (u8 activations, s8 {'per-channel' if per_channel else 'per-tensor'} "
-        f"weights), {method} calibration on {len(tensors)} frames; float head decode. {note}".strip(),
+        f"weights, {'7-bit reduce_range' if reduce_range else 'full 8-bit (VNNI/ARM CPUs only)'}), "
+        f"{method} calibration on {len(tensors)} frames; float head decode. {note}".strip(),
     )
     onnx.save(quantized, str(out_path))
     return out_path
@@ -175,6 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=CALIBRATION_SEED, help="calibration render seed")
     parser.add_argument("--method", choices=("minmax", "percentile", "entropy"), default="minmax")
     parser.add_argument("--per-tensor", action="store_true", help="per-tensor weight scales")
+    parser.add_argument(
+        "--full-range",
+        action="store_true",
+        help="8-bit weights instead of 7-bit reduce_range: wrong results on x86-64 CPUs without VNNI",
+    )
     parser.add_argument("--eval-frames", type=int, default=0, help="compare FP32/INT8 on this many frames")
     args = parser.parse_args(argv)
     out = args.out or args.model.with_name(args.model.stem + "_int8.onnx")
@@ -188,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tensors,
             per_channel=not args.per_tensor,
             method=args.method,
+            reduce_range=not args.full_range,
             note=f"Calibration frames: visuomotor.detection.evaluation.render_frames seed {args.seed}.",
         )
         print(
