@@ -75,6 +75,9 @@ class DetectorConfig:
             (e.g. CUDA asked, CPU given); never silent.
         intra_op_threads: threads inside one operator (ONNX Runtime), ≥ 1; 0 = one per physical core.
         inter_op_threads: threads across operators (only used by parallel execution), ≥ 0.
+        thread_spinning: let ONNX Runtime's idle worker threads spin-wait for the next operator. Off by
+            default: on a small machine the spinning burns the cores the policy, the commander and the
+            camera need between frames (``session.intra_op.allow_spinning``).
         graph_optimization: ONNX Runtime graph optimisation level, see ``GRAPH_OPTIMIZATIONS``.
         device_id: GPU index for CUDA/TensorRT.
         tensorrt_fp16: let TensorRT build FP16 engines.
@@ -95,6 +98,7 @@ class DetectorConfig:
     provider_fallback: str = "warn"
     intra_op_threads: int = 2
     inter_op_threads: int = 1
+    thread_spinning: bool = False
     graph_optimization: str = "all"
     device_id: int = 0
     tensorrt_fp16: bool = True
@@ -121,6 +125,10 @@ class DetectorConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
                 raise ConfigError(f"detector: {key} must be an integer in [{lo}, {hi}], got {value!r}")
+        if not isinstance(self.thread_spinning, bool):
+            raise ConfigError(
+                f"detector: thread_spinning must be true or false, got {self.thread_spinning!r}"
+            )
         if not self.providers or any(not isinstance(p, str) or not p for p in self.providers):
             raise ConfigError(
                 f"detector: providers must be a non-empty list of provider names (or [auto]), got "

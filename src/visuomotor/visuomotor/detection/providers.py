@@ -91,6 +91,7 @@ def session_options(config: DetectorConfig) -> ort.SessionOptions:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = config.intra_op_threads
     opts.inter_op_num_threads = config.inter_op_threads
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if config.thread_spinning else "0")
     opts.graph_optimization_level = _GRAPH_LEVELS[config.graph_optimization]
     # A detector is one chain of convolutions: parallel operator execution only adds scheduling cost.
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
