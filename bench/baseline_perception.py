@@ -83,7 +83,7 @@ def _offline_ultralytics() -> None:
     config_dir = ROOT / "results" / "ultralytics_config"
     font_dir = config_dir / "Ultralytics"
     font_dir.mkdir(parents=True, exist_ok=True)
-    font = font_dir / "Arial.ttf"  # ultralytics fetches Arial.ttf otherwise, even offline (environment.md)
+    font = font_dir / "Arial.ttf"  # ultralytics fetches Arial.ttf otherwise, even offline
     if not font.is_file():
         import matplotlib
 

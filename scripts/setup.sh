@@ -62,7 +62,7 @@ if [ "$(cat "$STAMPS/requirements" 2>/dev/null)" != "$req_hash" ]; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
     -r requirements/runtime.txt -c requirements/constraints.txt
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r requirements/no-deps.txt
-  # The wheels' CMake files name the build machine's Python; point them at ours (environment.md).
+  # The wheels' CMake files name the build machine's Python; point them at ours.
   PYINC=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
   NPINC=$("$VENV/bin/python" -c 'import numpy; print(numpy.get_include())')
   # (grep finds nothing once fixed: `|| true` keeps pipefail from ending a re-run here.)

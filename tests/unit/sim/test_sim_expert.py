@@ -88,7 +88,7 @@ def test_waypoints_are_top_down_yaw_aligned_and_consistent_with_fk() -> None:
     waypoints = _plan(world, 0)
     assert [w.phase for w in waypoints] == PHASES
     assert [w.gripper for w in waypoints] == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0]
-    assert waypoints[2].duration_s == pytest.approx(0.3)  # settle before closing (environment.md)
+    assert waypoints[2].duration_s == pytest.approx(0.3)  # settle, then close
     kin = Ur10eKinematics(T_flange_tcp=world.T_FLANGE_TCP)
     cube_yaw = _yaw(world.objects()[0])
     for w in waypoints:

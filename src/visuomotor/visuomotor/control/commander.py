@@ -1,6 +1,6 @@
 """The commander core: an action chunk of TCP poses → IK → checked joint commands, or a HOLD.
 
-Two outputs for the two UR controllers (design.md, "Outside interfaces"):
+Two outputs for the two UR controllers (ur_robot_driver's controllers):
 
 - :class:`Commander` (``scaled_joint_trajectory_controller``): one trajectory per chunk, a point per chunk
   step at ``time_from_start = (i + 1) · step_s``, velocities by central differences and zero at the last

@@ -28,7 +28,7 @@ __all__ = [
 
 _LOG = logging.getLogger(__name__)
 
-#: Hardware maximum joint speeds of the UR10e (design.md): 2.094 rad/s base/shoulder, 3.14 rad/s the rest.
+#: Hardware maximum joint speeds of the UR10e (data sheet): 2.094 rad/s base/shoulder, 3.14 rad/s the rest.
 #: Configured limits must stay at or below these; with safety disabled these are what is left.
 UR10E_MAX_JOINT_SPEED_RAD_S: tuple[float, ...] = (2.094, 2.094, 3.14, 3.14, 3.14, 3.14)
 

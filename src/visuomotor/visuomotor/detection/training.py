@@ -3,7 +3,7 @@
 torch and ultralytics are optional training extras (``requirements/train.txt``): they are imported inside
 the functions that need them, so the runtime (onnxruntime only) can import this module.
 
-Offline use (``../shared/environment.md``): ``YOLO_OFFLINE=1``, ``YOLO_AUTOINSTALL=false``, a project-local
+Offline use (no downloads at run time): ``YOLO_OFFLINE=1``, ``YOLO_AUTOINSTALL=false``, a project-local
 ``YOLO_CONFIG_DIR`` holding ``Ultralytics/Arial.ttf`` (ultralytics' dataset checks fetch that font
 otherwise), settings ``sync=False`` and ``amp=False``. :func:`apply_offline_settings` sets all of them
 and must run before ultralytics is first imported. Models are built from YAML, never downloaded.
@@ -16,7 +16,7 @@ Architectures:
   identical to ``yolov8n.yaml``, so they take the trained YOLO's weights one to one) feeding an
   ``RTDETRDecoder`` (hidden 128, 4 heads, 3 layers, 300 queries). ONNX output (1, 300, 6): cx, cy, w, h
   normalised to 0–1, score, class index; plain resize; no NMS. DETRs learn slowly from scratch
-  (environment.md: a 3.5 M-parameter one learned nothing in 11 CPU epochs), hence the transfer; with
+  (measured here: a 3.5 M-parameter one learned nothing in 11 CPU epochs), hence the transfer; with
   ``freeze`` the transferred layers stay fixed and only the decoder trains (about twice as fast on CPU).
 """
 

@@ -9,7 +9,7 @@
     quaternion_wxyz: [w, x, y, z]         # or quaternion_xyzw (ROS/tf order), or instead of both:
     # matrix: [[r, r, r, x], [r, r, r, y], [r, r, r, z], [0, 0, 0, 1]]
 
-Convention (design.md): p_parent = R·p_child + t. Quaternions go through transforms3d (w, x, y, z).
+Convention: p_parent = R·p_child + t. Quaternions go through transforms3d (w, x, y, z).
 """
 
 from __future__ import annotations

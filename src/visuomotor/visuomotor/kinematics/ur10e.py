@@ -1,6 +1,6 @@
 """UR10e forward and analytic inverse kinematics, in the URDF ``base_link`` frame.
 
-Frames (design.md, "Frames"):
+Frames:
 
 - ``base``: the UR controller's base frame and the DH chain's frame 0. The closed-form IK works here.
 - ``base_link``: the ur_description URDF root, what ROS (tf, MoveIt, our extrinsics) uses.

@@ -78,7 +78,8 @@ class ExpertParams:
         descend_speed_m_s: cruise speed of the descent onto the cube.
         accel_m_s2: acceleration/deceleration of the trapezoidal profile.
         tolerance_m: a goal closer than this is reached.
-        settle_ticks: holds at the grasp pose before closing (≈ 0.3 s, environment.md).
+        settle_ticks: holds at the grasp pose before closing (≈ 0.3 s; closing on a lagging servo
+            pressed cubes into the table).
         close_ticks, release_ticks: ticks for the fingers to close / open.
         hold_ticks: ticks recorded after the release (the cube drops; the arm holds).
         action_noise_m: σ of the DART offset added to executed free-space commands (0 = off).

@@ -1,8 +1,8 @@
 """Scripted pick-and-place expert: top-down grasp of a cube, carry to the bin, release.
 
 The expert plans in Cartesian space (base_link) and converts every waypoint to joints once, with the
-closed-form IK nearest the previous waypoint (IK per command, never per physics step). Procedure from
-environment.md: close only after the arm has settled (≈ 0.3 s after the descent) — closing while the
+closed-form IK nearest the previous waypoint (IK per command, never per physics step). Procedure measured in
+this sim: close only after the arm has settled (≈ 0.3 s after the descent) — closing while the
 servo still lags pressed cubes into the table and they jumped on lift.
 """
 

@@ -3,7 +3,7 @@ cubes, bin and a camera on a stand (and, only if configured, a calibration check
 
 Frames: the MuJoCo world frame is ``base_link``; the DH chain starts at body ``base`` = base_link
 rotated π about z (T_BASE_LINK_BASE). The table top is the plane z = 0 and the robot stands on it at
-the origin. Physics parameters are the ones measured in ``/work/shared/environment.md`` (MuJoCo 4.0):
+the origin. Physics parameters are the ones measured for this cell (MuJoCo 4.0):
 position servos with gravity compensation, pads with a stiff, high-friction elliptic contact.
 """
 
@@ -88,7 +88,7 @@ CUBE_CLASSES: tuple[tuple[str, tuple[float, float, float, float]], ...] = (
     ("blue_cube", (0.12, 0.25, 0.85, 1.0)),
 )
 
-# Measured servo gains (environment.md): critically damped near home, 0 steady error with gravcomp.
+# Measured servo gains: critically damped near home, 0 steady error with gravcomp.
 _ARM_KP = (5000.0, 5000.0, 5000.0, 1000.0, 1000.0, 1000.0)
 _ARM_KV = (261.0, 411.0, 255.0, 26.0, 23.0, 20.0)
 _ARM_FORCE = (330.0, 330.0, 150.0, 56.0, 56.0, 56.0)
@@ -96,7 +96,7 @@ _ARM_ARMATURE = (0.5, 0.5, 0.5, 0.1, 0.1, 0.1)
 # UR10e link masses (kg) from the public URDF; inertia follows from the primitive shapes.
 _LINK_MASS = (7.369, 13.051, 3.989, 2.1, 1.98, 0.615)
 
-# Contact model that held cubes with ≤ 0.26 mm slip (environment.md).
+# Contact model that held cubes with ≤ 0.26 mm slip (measured).
 _GRIP_CONTACT = 'friction="1 0.005 0.0001" condim="4" solref="0.01 1" solimp="0.95 0.99 0.001 0.5 2"'
 # Collision bits: world geoms collide with everything, gripper geoms only with the world; arm
 # links are visual only (they would otherwise self-collide along the primitive chain).

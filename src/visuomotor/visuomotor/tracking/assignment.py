@@ -3,8 +3,8 @@
 A pair may be matched only when its cost is finite and within the gate. Among the matchings that use
 allowed pairs only, the result has the most pairs and, among those, the lowest total cost — the optimum
 of the gated problem, not the greedy one (tests compare it with brute force over all permutations).
-It is solved with one call to scipy's ``linear_sum_assignment`` (the fastest solver at tracking sizes,
-environment.md), with forbidden pairs priced so high that using one never pays.
+It is solved with one call to scipy's ``linear_sum_assignment`` (the fastest solver we measured at tracking
+sizes), with forbidden pairs priced so high that using one never pays.
 """
 
 from __future__ import annotations
