@@ -9,6 +9,7 @@ __all__ = [
     "IkUnreachableError",
     "InvalidDepthError",
     "KinematicsError",
+    "MessageError",
     "SafetyViolation",
     "SimError",
     "SingularityError",
@@ -55,3 +56,8 @@ class SimError(VisuomotorError):
 
 class SafetyViolation(VisuomotorError):
     """A command would leave the configured joint, velocity or workspace limits."""
+
+
+class MessageError(VisuomotorError):
+    """A message that cannot be converted (an unknown enum value, NaN where a number must be finite);
+    the message names the field and the problem. The receiving node counts it and drops the message."""

@@ -10,6 +10,7 @@ names, finiteness, range → ``JointStateSample`` or ``InvalidJointState``) and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -21,7 +22,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from visuomotor.control.commander import ChunkInput
 from visuomotor.control.state import JointStateSample, joint_state_from_arrays
 from visuomotor.control.violations import MalformedCommand
-from visuomotor.errors import CameraError
+from visuomotor.errors import CameraError, MessageError
 from visuomotor.geometry import CameraIntrinsics
 from visuomotor.interfaces import IMAGE_ENCODINGS, Detection, Object3D, Track, TrackState
 from visuomotor.latency import FrameTrail, LatencySummary, StageStats, StageTiming
@@ -326,8 +327,20 @@ def track_to_msg(t: Track) -> TrackMsg:
     )
 
 
+_TRACK_STATES = frozenset(int(s) for s in TrackState)
+
+
 def track_from_msg(m: TrackMsg, frame_id: str) -> Track:
+    """A track as the core's :class:`Track`.
+
+    Raises:
+        MessageError: an unknown track state, or a position or velocity that is not finite.
+    """
     p, v = m.position, m.velocity
+    if m.state not in _TRACK_STATES:
+        raise MessageError(f"track {m.id}: state {m.state} is not one of {sorted(_TRACK_STATES)}")
+    if not all(math.isfinite(x) for x in (p.x, p.y, p.z, v.x, v.y, v.z)):
+        raise MessageError(f"track {m.id} ({m.class_name}): position or velocity is not finite")
     return Track(
         m.id, m.class_id, m.class_name, (p.x, p.y, p.z), (v.x, v.y, v.z), TrackState(m.state),
         m.age, m.hits, m.misses, float(m.score), frame_id,

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
@@ -69,7 +70,7 @@ class DemoObserver(Node):
         super().__init__("demo_observer")
         self.monitor = StateMonitor(safety, T_flange_tcp=T_FLANGE_TCP)
         self.lock = threading.Lock()
-        self.frame: np.ndarray | None = None
+        self.image: Image | None = None  # the latest colour frame, converted once at the end (not 30×/s)
         self.truth: SimGroundTruth | None = None
         self.status: list[str] = []
         self.in_bin_since: float | None = None
@@ -80,6 +81,9 @@ class DemoObserver(Node):
         self.trace: list[list[float]] = []  # conveyor: [stamp s, wall s, TCP xyz, target xyz] per truth
         self.belt_speed_m_s = 0.0  # conveyor: started at this speed on the policy's first chunk
         self.belt_started_s: float | None = None  # monotonic time the belt was started
+        self.perception_stale = 0  # frames perception skipped on purpose (latest-frame-only), /diagnostics
+        self.policy_old = 0  # tracks the policy skipped on purpose: older than its max_tracks_age_s
+        self.policy_idle = 0  # tracks with nothing to do: no target or bin yet, or the task done
         self.create_subscription(Image, "/camera/camera/color/image_raw", self._on_image, SENSOR)
         self.create_subscription(SimGroundTruth, "/sim/ground_truth", self._on_truth, STATE)
         self.create_subscription(String, "/scripted_pick/status", self._on_status, LATCHED)
@@ -88,6 +92,19 @@ class DemoObserver(Node):
         self.status_pub = self.create_publisher(String, STATUS_TOPIC, LATCHED)
         self.belt_pub = self.create_publisher(Float64, "/sim/conveyor_speed", LATCHED)
         self.create_subscription(ActionChunk, "/visuomotor/action_chunk", self._on_chunk, STATE)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, STATE)
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name == "perception: pipeline":
+                values = {kv.key: kv.value for kv in status.values}
+                with self.lock:
+                    self.perception_stale = int(values.get("stale", self.perception_stale))
+            elif status.name == "policy: ticks":
+                values = {kv.key: kv.value for kv in status.values}
+                with self.lock:
+                    self.policy_old = int(values.get("old", self.policy_old))
+                    self.policy_idle = int(values.get("idle", self.policy_idle))
 
     def _on_chunk(self, msg: ActionChunk) -> None:
         with self.lock:
@@ -98,9 +115,17 @@ class DemoObserver(Node):
             self.belt_pub.publish(Float64(data=self.belt_speed_m_s))
 
     def _on_image(self, msg: Image) -> None:
-        rgb = image_to_numpy(msg)
         with self.lock:
-            self.frame = rgb[:, :, ::-1].copy() if msg.encoding == "bgr8" else rgb.copy()
+            self.image = msg
+
+    def frame(self) -> np.ndarray | None:
+        """The latest colour frame as RGB (None before the first)."""
+        with self.lock:
+            msg = self.image
+        if msg is None:
+            return None
+        rgb = image_to_numpy(msg)
+        return rgb[:, :, ::-1].copy() if msg.encoding == "bgr8" else rgb.copy()
 
     def _on_joints(self, msg: JointState) -> None:
         index = {n: i for i, n in enumerate(msg.name)}
@@ -312,8 +337,11 @@ def run_demo(args: argparse.Namespace, root: Path, *, quiet: bool) -> dict:
         executor.shutdown()
         spinner.join(5)
     with observer.lock:
-        frame, status = observer.frame, list(observer.status)
+        status = list(observer.status)
+        skipped_stale = observer.perception_stale + observer.policy_old
+        idle = observer.policy_idle
         trace = list(observer.trace)
+    frame = observer.frame()
     if trace:  # the conveyor's TCP and cube, per frame (sim time), for a look at how the grasp went
         columns = ["t_s", "monotonic_s", "tcp_x", "tcp_y", "tcp_z", "cube_x", "cube_y", "cube_z"]
         (out / "trace.json").write_text(json.dumps({"columns": columns, "rows": trace}))
@@ -334,7 +362,8 @@ def run_demo(args: argparse.Namespace, root: Path, *, quiet: bool) -> dict:
            "task": task, "latency_compensation": getattr(args, "latency_compensation", True),
            "belt_started_after_s": (None if observer.belt_started_s is None
                                     else round(observer.belt_started_s - t0, 2)),
-           "status": status, "safety_violations": len(violations), "violations": violations[:20],
+           "status": status, "skipped_stale": skipped_stale, "safety_violations": len(violations),
+           "violations": violations[:20],
            "peak_velocity_ratio": round(peak_velocity_ratio, 3)}
     (out / "result.json").write_text(json.dumps(run, indent=2))
     run["latency"] = summary
@@ -349,8 +378,11 @@ def run_demo(args: argparse.Namespace, root: Path, *, quiet: bool) -> dict:
           f"safety violations (measured arm vs limits): {len(violations)}")
     if summary is not None:
         seen = summary.frames + summary.dropped
+        lost, stale = max(0, summary.dropped - skipped_stale), min(skipped_stale, summary.dropped)
         print(f"camera frames that reached a command: {summary.frames}/{seen}, dropped {summary.dropped} "
-              f"({100 * summary.dropped / max(1, seen):.1f} %)")
+              f"({100 * summary.dropped / max(1, seen):.1f} %): {stale} skipped on purpose "
+              f"(stale: a newer frame was waiting, or tracks too old to act on), {idle} with nothing to do "
+              f"(no target yet, task done), {max(0, lost - idle)} lost")
     if frame is not None and summary is not None:
         import matplotlib.pyplot as plt
 

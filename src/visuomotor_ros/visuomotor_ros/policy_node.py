@@ -22,16 +22,18 @@ latencies it compensated are logged every 5 s (p50/max).
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from typing import Any
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
 from visuomotor.errors import VisuomotorError
-from visuomotor.kinematics import UR10E_JOINT_NAMES, Ur10eKinematics
+from visuomotor.kinematics import Ur10eKinematics
 from visuomotor.latency import StageTiming
 from visuomotor.policy import ActOnnxPolicy, PolicyConfig, pose_from_action
 from visuomotor.policy.cycle import DONE, PickCycle
@@ -39,6 +41,7 @@ from visuomotor.policy.latency import ClockRate, trail_latency_s
 from visuomotor_interfaces.msg import ActionChunk, ActionStep, TrackArray
 from visuomotor_interfaces.msg import FrameTrail as FrameTrailMsg
 from visuomotor_ros.convert import (
+    joint_state_from_msg,
     matrix_to_pose,
     ns_to_duration,
     stamp_to_ns,
@@ -46,6 +49,7 @@ from visuomotor_ros.convert import (
     track_from_msg,
     trail_from_msg,
 )
+from visuomotor_ros.guard import CallbackGuard
 from visuomotor_ros.params import declare_flat, reject_unknown_parameters, resolve_config_path
 from visuomotor_ros.qos import STATE
 from visuomotor_ros.runner import run_node
@@ -98,11 +102,19 @@ class PolicyNode(Node):
         self._q: np.ndarray | None = None
         self._gripper = 0.0
         self.chunks = 0
+        # Tracks messages that produced no chunk, by why: on purpose (old: older than max_tracks_age_s;
+        # idle: no target/bin yet, or the task is done) or for cause (error). /diagnostics every second.
+        self.counts: collections.Counter[str] = collections.Counter()
+        self._guard = CallbackGuard(self)  # a malformed message is counted and dropped, never fatal
         self._pub = self.create_publisher(ActionChunk, p["topics.action_chunk"], STATE)
-        self.create_subscription(TrackArray, p["topics.tracks"], self._on_tracks, STATE)
-        self.create_subscription(JointState, p["topics.joint_states"], self._on_joints, STATE)
+        self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", STATE)
+        self.create_timer(1.0, self._guard.wrap("diagnostics", self._publish_diagnostics))
+        g = self._guard
+        self.create_subscription(TrackArray, p["topics.tracks"], g.wrap("tracks", self._on_tracks), STATE)
+        on_joints = g.wrap("joint_states", self._on_joints)
+        self.create_subscription(JointState, p["topics.joint_states"], on_joints, STATE)
         if not p["tick_on_tracks"]:
-            self.create_timer(self._config.control_period_s, self._tick)
+            self.create_timer(self._config.control_period_s, g.wrap("tick", self._tick))
         compensation = "on" if self._config.latency_compensation else "off"
         self.get_logger().info(
             f"ACT {values['model_path']} on {self._policy.provider}, {self._config.control_rate_hz:.0f} Hz, "
@@ -110,11 +122,10 @@ class PolicyNode(Node):
             + (f", latency compensation {compensation}" if self._config.task == "conveyor" else "")
         )
         if self._config.task == "conveyor":
-            self.create_timer(5.0, self._log_latency)
+            self.create_timer(5.0, g.wrap("latency_log", self._log_latency))
             if p["latency.capture_trail_topic"]:
-                self.create_subscription(
-                    FrameTrailMsg, p["latency.capture_trail_topic"], self._on_capture, STATE
-                )
+                on_capture = g.wrap("capture", self._on_capture)
+                self.create_subscription(FrameTrailMsg, p["latency.capture_trail_topic"], on_capture, STATE)
 
     def _on_tracks(self, msg: TrackArray) -> None:
         with self._lock:
@@ -141,13 +152,11 @@ class PolicyNode(Node):
         return trail_latency_s(capture, time.monotonic_ns(), self._config.command_latency_s, rate)
 
     def _on_joints(self, msg: JointState) -> None:
-        index = {n: i for i, n in enumerate(msg.name)}
-        if not all(n in index for n in UR10E_JOINT_NAMES) or len(msg.position) != len(msg.name):
-            return
+        sample = joint_state_from_msg(msg)  # InvalidJointState: counted and dropped by the guard
         with self._lock:
-            self._q = np.array([msg.position[index[n]] for n in UR10E_JOINT_NAMES])
-            if GRIPPER_JOINT in index:
-                self._gripper = float(msg.position[index[GRIPPER_JOINT]])
+            self._q = np.array(sample.positions_rad)
+            if GRIPPER_JOINT in sample.others:
+                self._gripper = float(sample.others[GRIPPER_JOINT])
 
     def _tick(self) -> None:
         with self._lock:
@@ -156,8 +165,11 @@ class PolicyNode(Node):
             return
         stamp = stamp_to_ns(tracks.header.stamp)
         age_s = (self.get_clock().now().nanoseconds - stamp) * 1e-9
-        if stamp == self._used_stamp or age_s > self._p["max_tracks_age_s"]:
-            return  # nothing new: the commander's watchdog holds if this lasts
+        if stamp == self._used_stamp:
+            return  # nothing new (timer ticks): the commander's watchdog holds if this lasts
+        if age_s > self._p["max_tracks_age_s"]:
+            self.counts["old"] += 1
+            return
         start = time.monotonic_ns()
         try:
             frame_tracks = [track_from_msg(t, tracks.header.frame_id) for t in tracks.tracks]
@@ -171,12 +183,14 @@ class PolicyNode(Node):
                 self.get_logger().info(f"{step.phase} ({step.placed} placed)")
                 self._phase = step.phase
             if step.actions is None:
+                self.counts["idle"] += 1
                 if step.phase != DONE:
                     self.get_logger().warning("no target or bin track: no chunk", throttle_duration_sec=2.0)
                 return
             steps = [pose_from_action(a) for a in step.actions]
             target = step.target
         except VisuomotorError as err:
+            self.counts["error"] += 1
             self.get_logger().error(f"no chunk this tick: {err}", throttle_duration_sec=1.0)
             return
         self._used_stamp = stamp
@@ -190,6 +204,17 @@ class PolicyNode(Node):
         out.timings = timings_to_msg(trail.timings)
         self._pub.publish(out)
         self.chunks += 1
+
+    def _publish_diagnostics(self) -> None:
+        """Chunks sent and tracks messages that gave none (old / idle / error) on /diagnostics."""
+        counts = {"chunks": self.chunks, **self.counts, **self._guard.counts}
+        level = DiagnosticStatus.WARN if self.counts["error"] or self._guard.total else DiagnosticStatus.OK
+        status = DiagnosticStatus(level=level, name=f"{self.get_name()}: ticks",
+                                  hardware_id=self._policy.provider, message=f"task {self._config.task}")
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in sorted(counts.items())]
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._diagnostics.publish(msg)
 
     def _log_latency(self) -> None:
         """The compensated latencies (tick − camera stamp + command estimate) since the last report."""

@@ -93,12 +93,15 @@ def main(argv: list[str] | None = None) -> int:
         run = run_demo(episode, root, quiet=True)
         summary = run.pop("latency")
         e2e = summary.end_to_end if summary is not None else None
-        run |= {"frames": summary.frames if summary else 0, "dropped": summary.dropped if summary else 0,
+        dropped = summary.dropped if summary else 0
+        run |= {"frames": summary.frames if summary else 0, "dropped": dropped,
+                "lost": max(0, dropped - run["skipped_stale"]),
                 "e2e_p50_ms": e2e.p50_ms if e2e else None, "e2e_p99_ms": e2e.p99_ms if e2e else None}
         rows.append(run)
         outcome = "placed" if run["success"] else run["result"]
         print(f"  seed {seed} {target}: {outcome} in {run['wall_s']:.1f} s, "
-              f"violations {run['safety_violations']}, frames {run['frames']} dropped {run['dropped']}, "
+              f"violations {run['safety_violations']}, frames {run['frames']} dropped {run['dropped']} "
+              f"(stale {run['skipped_stale']}, lost {run['lost']}), "
               f"e2e p50 {run['e2e_p50_ms']} ms", flush=True)
     placed = [r for r in rows if r["success"]]
     frames = sum(r["frames"] for r in rows)
@@ -113,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         "e2e_p50_ms": float(np.median(p50s)) if p50s else None,
         "e2e_p99_ms": max(p99s) if p99s else None,
         "delivered_ratio": frames / seen if seen else 0.0,
+        # Of the frames that did not reach a command: skipped on purpose (perception was behind and a newer
+        # frame was waiting) or lost (queue overflow, transport).
+        "skipped_stale": sum(min(r["skipped_stale"], r["dropped"]) for r in rows),
+        "lost": sum(r["lost"] for r in rows),
         "mean_time_to_place_s": float(np.mean([r["wall_s"] for r in placed])) if placed else math.nan,
         "cores": os.cpu_count(), "load_avg_1_5_15_before": [round(x, 2) for x in load_before],
         "load_avg_1_5_15_after": [round(x, 2) for x in os.getloadavg()], "episodes_detail": rows,

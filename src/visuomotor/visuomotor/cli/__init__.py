@@ -57,7 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(f"visuomotor.cli.{jobs[argv[0]][0]}")
     job_parser = argparse.ArgumentParser(prog=f"visuomotor {argv[0]}", description=module.__doc__)
     module.add_arguments(job_parser)
-    args = job_parser.parse_args(argv[1:])
+    # `demo` passes everything through: argparse's REMAINDER refuses a first argument that is an option.
+    demo = argv[0] == "demo"
+    args = argparse.Namespace(demo_args=argv[1:]) if demo else job_parser.parse_args(argv[1:])
     try:
         return int(module.run(args))
     except VisuomotorError as err:
