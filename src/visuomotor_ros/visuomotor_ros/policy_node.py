@@ -64,11 +64,6 @@ NODE_DEFAULTS: dict[str, Any] = {
     "topics.action_chunk": "/visuomotor/action_chunk",
     "tool_offset_z_m": 0.16,  # flange → TCP (the sim gripper's); the observation's TCP for target choice
     "max_tracks_age_s": 0.3,
-    # true: one tick per new tracks message, at the camera's rate (the ensembler weaves chunks predicted
-    # at any rate into the model's 10 Hz plan), so each frame's command leaves as soon as its tracks
-    # arrive; false: a timer at the model's control rate acts on the newest tracks (frames between ticks
-    # never reach a command).
-    "tick_on_tracks": True,
     # Conveyor task: the camera's capture trail (stamp → capture start on CLOCK_MONOTONIC) that measures
     # each frame's age; "" = from the stamps on the node's clock (a real camera publishes no trail).
     "latency.capture_trail_topic": "/sim/frame_trail",
@@ -113,7 +108,7 @@ class PolicyNode(Node):
         self.create_subscription(TrackArray, p["topics.tracks"], g.wrap("tracks", self._on_tracks), STATE)
         on_joints = g.wrap("joint_states", self._on_joints)
         self.create_subscription(JointState, p["topics.joint_states"], on_joints, STATE)
-        if not p["tick_on_tracks"]:
+        if not self._config.tick_on_tracks:
             self.create_timer(self._config.control_period_s, g.wrap("tick", self._tick))
         compensation = "on" if self._config.latency_compensation else "off"
         self.get_logger().info(
@@ -130,7 +125,7 @@ class PolicyNode(Node):
     def _on_tracks(self, msg: TrackArray) -> None:
         with self._lock:
             self._tracks = msg
-        if self._p["tick_on_tracks"]:
+        if self._config.tick_on_tracks:
             self._tick()
 
     def _on_capture(self, msg: FrameTrailMsg) -> None:

@@ -162,6 +162,10 @@ class PolicyConfig:
             with a constant velocity to follow it while the gripper hides it.
         control_rate_hz: actions per second; must match the model's control period (the chunk is a
             time series at that period — playing it faster or slower changes the motion).
+        tick_on_tracks: the node acts on every new tracks message, at the camera's rate (the time-based
+            ensembler weaves chunks predicted at any rate into the model's plan), so each frame's command
+            leaves as soon as its tracks arrive; false: a timer at ``control_rate_hz`` acts on the newest
+            tracks (the conveyor task: re-planning a moving grasp 30×/s placed 13/20 in real time).
         temporal_ensembling: average overlapping chunks every step (smooth; one inference per step).
         ensemble_coeff: m in w_i = exp(−m·i), i = 0 the oldest prediction.
         n_action_steps: without ensembling, actions played from one chunk before the next inference.
@@ -202,6 +206,7 @@ class PolicyConfig:
     command_latency_s: float = 0.15
     motion_window_s: float = 2.0
     control_rate_hz: float = 10.0
+    tick_on_tracks: bool = True
     temporal_ensembling: bool = True
     ensemble_coeff: float = 0.01
     n_action_steps: int = 1
@@ -252,6 +257,8 @@ class PolicyConfig:
                 f"{owner}.grasp_closure_min ({self.grasp_closure_min}) must be below grasp_closure_max "
                 f"({self.grasp_closure_max})"
             )
+        if not isinstance(self.tick_on_tracks, bool):
+            raise ConfigError(f"{owner}.tick_on_tracks must be true or false, got {self.tick_on_tracks!r}")
         if not isinstance(self.model_path, str) or not self.model_path:
             raise ConfigError(f"{owner}.model_path must be a non-empty path, got {self.model_path!r}")
         _unit(owner, "control_rate_hz", self.control_rate_hz, 0.1, 1000.0)
