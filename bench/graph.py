@@ -164,6 +164,7 @@ class Player:
         self.trails: dict[int, tuple[tuple[str, int, int], ...]] = {}
         self.commands = 0
         self.stale: tuple[int, int] = (0, 0)  # (receipt monotonic ns, perception's stale count)
+        self.provider = ""  # the execution provider perception reports it runs on (its diagnostics)
         self.node.create_subscription(FrameTrail, TRAIL, self._on_trail, STATE)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, STATE)
         self.node.create_subscription(JointTrajectory, SINK, self._on_command, COMMAND)
@@ -183,6 +184,7 @@ class Player:
                 values = {kv.key: kv.value for kv in status.values}
                 with self.lock:
                     self.stale = (time.monotonic_ns(), int(values.get("stale", 0)))
+                    self.provider = status.hardware_id
 
     def stale_count(self, timeout_s: float = 3.0) -> int:
         """The perception node's stale count from a report newer than now (0 for a graph without one)."""
@@ -386,7 +388,9 @@ def bench_graph(
               f"{e2e['p50_ms']:.1f} / p99 {e2e['p99_ms']:.1f} ms", flush=True)
     lo, hi, probe_n, probes = peak
     peak_hz, tried = find_peak(graph, frames, lo, hi, probe_n, probes)
-    return {"runs": runs, "peak_rate_hz": peak_hz, "peak_search": tried, "peak_rss_mb": graph.close()}
+    provider = graph.player.provider or None  # None: a graph whose perception reports none (the baseline)
+    return {"runs": runs, "peak_rate_hz": peak_hz, "peak_search": tried, "provider": provider,
+            "peak_rss_mb": graph.close()}
 
 
 def plot(path: Path, ours: dict, baseline: dict | None) -> None:
@@ -523,6 +527,7 @@ def summarise(args: argparse.Namespace, ours: dict, baseline: dict | None, why_n
         "peak_ratio_vs_baseline": (ours["peak_rate_hz"] / b_peak) if b_peak else None,
         "e2e_p99_ratio_vs_baseline_30hz": (o_p99 / b_p99) if o_p99 and b_p99 else None,
         "model": str(args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model),
+        "provider": ours.get("provider"),
         "baseline": ("ultralytics YOLO(.pt).track(bytetrack) in a yolo_ros-style node, "
                      f"weights {args.weights.name}") if baseline else None,
         "baseline_skipped": why_not,
@@ -534,7 +539,7 @@ def summarise(args: argparse.Namespace, ours: dict, baseline: dict | None, why_n
 
 def print_table(r: dict[str, Any]) -> None:
     print(f"\nGraph benchmark — perception → policy → commander, {r['machine']['cores']} cores "
-          f"({r['machine']['cpu_model']}), model {r['model']}")
+          f"({r['machine']['cpu_model']}), model {r['model']} on {r.get('provider') or 'unknown provider'}")
     print(f"{'graph':<10} {'rate':>6} {'delivered':>9} {'stale':>6} {'dropped':>7} {'e2e p50':>8} "
           f"{'e2e p99':>8}  cpu % per process")
     for name, res in (("ours", r["ours"]), ("baseline", r["baseline_results"])):
