@@ -2,7 +2,7 @@
 
     ros2 launch visuomotor_ros pipeline.launch.py [use_sim_time:=true] [control:=false] [dry_run:=true] \\
         [extrinsics:=/abs/T_base_link_camera.yaml] [camera_tf:=true] [overrides:=robot.yaml] \\
-        [latency_end:=tracks]
+        [latency_end:=tracks] [respawn:=false] [respawn_delay:=1.0]
 
 Processes:
 - ``perception``: the pipeline node (detector → localiser → tracker in-process, reading detector.yaml,
@@ -20,6 +20,11 @@ every node and be rejected as unknown by the others). ``overrides`` is one more 
 node name, layered last onto every process (e.g. ``robot.yaml``). Relative paths are looked up like the
 nodes do (visuomotor_ros.params.resolve_config_path): ./, ./config, $VISUOMOTOR_ROOT(/config), the package
 share (/config).
+
+Every process here is respawned ``respawn_delay`` seconds after it dies (``respawn:=true``, the default): a
+node killed by the OOM killer or a crash comes back on its own, and in the meantime the arm holds (the
+controller finishes the last checked trajectory; the commander's successor plans from the measured state).
+``ros2 launch`` shutting down (Ctrl-C) never respawns anything.
 
 The helpers below are also used by gazebo.launch.py (loaded from this file: launch files are not a package).
 """
@@ -49,6 +54,19 @@ def flag(context: LaunchContext, name: str) -> bool:
     if value in ("false", "0"):
         return False
     raise ValueError(f"launch argument {name}:={value!r}: expected true or false")
+
+
+def respawn_settings(context: LaunchContext) -> dict[str, Any]:
+    """``respawn``/``respawn_delay`` for a Node, from the launch arguments of the same names (evaluated
+    here: ``respawn`` as a substitution needs a newer launch than some distributions ship)."""
+    text = LaunchConfiguration("respawn_delay").perform(context).strip()
+    try:
+        delay = float(text)
+    except ValueError:
+        delay = math.nan
+    if not 0.0 <= delay <= 60.0:
+        raise ValueError(f"launch argument respawn_delay:={text!r}: expected seconds in [0, 60]")
+    return {"respawn": flag(context, "respawn"), "respawn_delay": delay}
 
 
 def resolve_config_file(path: str, what: str) -> Path:
@@ -90,12 +108,14 @@ def camera_pose(path: Path) -> tuple[str, str, list[float], list[float]]:
             [x / norm, y / norm, z / norm, w / norm])
 
 
-def static_transform(name: str, parent: str, child: str, t: list[float], q_xyzw: list[float]) -> Node:
-    """A tf2_ros static_transform_publisher for ``T_parent_child`` (named arguments: Humble and later)."""
+def static_transform(name: str, parent: str, child: str, t: list[float], q_xyzw: list[float],
+                     respawn: dict[str, Any] | None = None) -> Node:
+    """A tf2_ros static_transform_publisher for ``T_parent_child`` (named arguments: Humble and later);
+    ``respawn``: Node respawn settings (``respawn_settings``), none by default."""
     keys = ("--x", "--y", "--z", "--qx", "--qy", "--qz", "--qw")
     arguments = [s for key, value in zip(keys, [*t, *q_xyzw], strict=True) for s in (key, repr(value))]
     return Node(package="tf2_ros", executable="static_transform_publisher", name=name, output="log",
-                arguments=[*arguments, "--frame-id", parent, "--child-frame-id", child])
+                arguments=[*arguments, "--frame-id", parent, "--child-frame-id", child], **(respawn or {}))
 
 
 def pipeline(context: LaunchContext, *args: Any, **kwargs: Any) -> list:
@@ -109,10 +129,11 @@ def pipeline(context: LaunchContext, *args: Any, **kwargs: Any) -> list:
         raise ValueError(f"launch argument latency_end:={latency_end!r}: expected command or tracks")
     monitor = [os.path.join(config, "latency_monitor.yaml")] if latency_end == "command" else []
     perception_files = [os.path.join(config, "perception.yaml")]
+    respawn = respawn_settings(context)
     actions = [
         # No `name=`: launch_ros would pass `-r __node:=perception`, renaming every node in the process.
         Node(
-            package=PACKAGE, executable="perception", output="screen",
+            package=PACKAGE, executable="perception", output="screen", **respawn,
             parameters=[*perception_files, *monitor, *extra, {"use_sim_time": use_sim_time}],
             ros_arguments=["-p", f"perception:extrinsics_file:={extrinsics}",
                            "-p", f"overlay:extrinsics_file:={extrinsics}"],
@@ -121,14 +142,14 @@ def pipeline(context: LaunchContext, *args: Any, **kwargs: Any) -> list:
     if flag(context, "control"):
         actions += [
             Node(
-                package=PACKAGE, executable="policy", name="policy", output="screen",
+                package=PACKAGE, executable="policy", name="policy", output="screen", **respawn,
                 parameters=[
                     os.path.join(config, "policy.yaml"), *extra,
                     {"use_sim_time": use_sim_time, "tick_on_tracks": flag(context, "tick_on_tracks")},
                 ],
             ),
             Node(
-                package=PACKAGE, executable="commander", name="commander", output="screen",
+                package=PACKAGE, executable="commander", name="commander", output="screen", **respawn,
                 parameters=[
                     os.path.join(config, "safety.yaml"), *extra,
                     {"use_sim_time": use_sim_time,
@@ -138,7 +159,7 @@ def pipeline(context: LaunchContext, *args: Any, **kwargs: Any) -> list:
         ]
     if flag(context, "camera_tf"):
         parent, child, t, q = camera_pose(extrinsics)
-        actions.append(static_transform("camera_extrinsics_tf", parent, child, t, q))
+        actions.append(static_transform("camera_extrinsics_tf", parent, child, t, q, respawn))
     return actions
 
 
@@ -161,5 +182,9 @@ def generate_launch_description() -> LaunchDescription:
                                           "(false: a timer at the model's control rate)"),
         DeclareLaunchArgument("latency_end", default_value="command", choices=["command", "tracks"],
                               description="where the latency monitor ends a frame: command or tracks"),
+        DeclareLaunchArgument("respawn", default_value="true",
+                              description="restart a process of the stack that dies (not on shutdown)"),
+        DeclareLaunchArgument("respawn_delay", default_value="1.0",
+                              description="seconds between a process's death and its respawn"),
         OpaqueFunction(function=pipeline),
     ])

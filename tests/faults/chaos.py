@@ -8,6 +8,12 @@ start pose, stamped with the newest camera frame. The sim publishes its joint st
 ``/sim/joint_states``; the probe relays them to ``/joint_states`` (where the fuzzer also publishes) and
 keeps the TRUE state, so every command any node publishes is re-checked against what the arm really did.
 
+The nodes of the stack are respawned by their :class:`NodeProcess` (as the launch files do), so a kill -9
+is survived without the harness restarting anything; :meth:`ChaosGraph.kill9_and_recover` measures the
+respawn and the recovery. The sim is not respawned: it is the robot. :class:`StalenessAudit` follows the
+inputs' ages on the graph's own clock (``/clock`` as the probe receives it) and checks that the commander
+was holding whenever an input was stale for longer than one control period.
+
 :func:`check_command` is that re-check, independent of ``SafetyGuard``: its own cubic Hermite sampling of
 the path from the true state at receipt (positions, velocities and accelerations against the limits in
 ``config/safety.yaml``) and the whole-arm collision model (``visuomotor.control.collision``) on the same
@@ -22,7 +28,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +38,7 @@ from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
 from hypothesis import strategies as st
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Bool, Float64MultiArray, Int64, String
 from std_srvs.srv import Trigger
@@ -46,13 +53,15 @@ from visuomotor_interfaces.msg import (
     ActionChunk,
     ActionStep,
     FrameTrail,
+    LatencyReport,
     SimGroundTruth,
     SimObject,
     StageTiming,
+    TrackArray,
 )
 from visuomotor_ros.convert import duration_to_ns, matrix_to_pose, ns_to_duration, stamp_to_ns
 from visuomotor_ros.launcher import NodeProcess
-from visuomotor_ros.qos import COMMAND, LATCHED, SENSOR, STATE
+from visuomotor_ros.qos import CLOCK, COMMAND, LATCHED, SENSOR, STATE
 
 ROOT = Path(__file__).resolve().parents[2]
 JTC = "/scaled_joint_trajectory_controller/joint_trajectory"
@@ -229,10 +238,163 @@ def check_received(r: Received) -> str | None:
     return first
 
 
-class ChaosGraph:
-    """The nodes in their processes, the probe, the chunk stream and the record of every command."""
+#: Commander watchdog period (config: watchdog_rate_hz 20): one control period, the hold's latency goal.
+CONTROL_PERIOD_S = 0.05
+#: The nodes of the stack the graph runs by default (respawned); the sim stands for the robot.
+STACK = ("commander", "latency_monitor", "scripted_pick")
+#: What each node of the stack publishes when it works: its first message after a respawn is its recovery.
+WORKING_SIGNAL = {
+    "commander": "an accepted command",
+    "latency_monitor": "/visuomotor/latency",
+    "scripted_pick": "/scripted/frame_trail",
+}
 
-    def __init__(self, probe: Any, launch: Callable[..., NodeProcess], *, camera_hz: float = 10.0) -> None:
+
+@dataclass
+class StaleSpan:
+    """An interval (probe's monotonic clock) in which an input was older than its timeout on /clock."""
+
+    what: str  # "joint states" or "perception"
+    start: float
+    end: float | None = None
+
+
+class StalenessAudit:
+    """Follows the inputs' ages on the graph's clock and finds the spans where the commander must hold.
+
+    On every ``/clock`` the probe receives (the clock the commander runs on, over the same path): the age
+    of the newest joint state the probe relayed and of the newest chunk stamp it published. Either older
+    than its timeout means the commander's input is at least that old (it has nothing newer): it must hold.
+    :meth:`verify` checks, for every span longer than one control period + ``margin_s``, that the last
+    command before ``start + CONTROL_PERIOD_S + margin_s`` was a HOLD and that no motion was accepted in
+    the rest of the span; the hold latency is the time from the span's start to that HOLD (0 when a HOLD
+    was already in force).
+    """
+
+    def __init__(self) -> None:
+        self.clock_ns: int | None = None
+        self.joints_ns: int | None = None
+        self.chunk_ns: int | None = None
+        self.spans: list[StaleSpan] = []
+        self._open: dict[str, StaleSpan] = {}
+        self.enabled = False
+
+    def update(self, now: float) -> None:
+        """Called with the lock held on every /clock, joint state and chunk."""
+        if not self.enabled or self.clock_ns is None:
+            return
+        for what, stamp, timeout in (
+            ("joint states", self.joints_ns, SAFETY.joint_state_timeout_s),
+            ("perception", self.chunk_ns, SAFETY.perception_timeout_s),
+        ):
+            stale = stamp is not None and abs(self.clock_ns - stamp) > timeout * 1e9
+            span = self._open.get(what)
+            if stale and span is None:
+                self._open[what] = span = StaleSpan(what, now)
+                self.spans.append(span)
+            elif not stale and span is not None:
+                span.end = now
+                del self._open[what]
+
+    def start(self) -> None:
+        self.enabled = True
+
+    def stop(self, now: float) -> None:
+        self.enabled = False
+        for span in self._open.values():
+            span.end = now
+        self._open.clear()
+
+    def verify(self, received: Sequence[Received], margin_s: float = 0.05) -> tuple[list[str], list[float]]:
+        """(spans where the commander did not hold, hold latencies in s of the spans that count)."""
+        times = [r.t_wall for r in received]
+        holds = [len(r.msg.points) <= 1 for r in received]
+        missed, latencies = [], []
+        for span in self.spans:
+            end = span.end if span.end is not None else math.inf
+            due = span.start + CONTROL_PERIOD_S + margin_s
+            if end - span.start <= CONTROL_PERIOD_S + margin_s:
+                continue  # shorter than a control period and the jitter between probe and commander
+            before = [i for i, t in enumerate(times) if t <= due]
+            if not before or not holds[before[-1]]:
+                missed.append(f"{span.what} stale from {span.start:.3f} for {end - span.start:.3f} s: "
+                              "no HOLD within one control period")
+                continue
+            moved = [times[i] for i in range(before[-1] + 1, len(times)) if times[i] < end and not holds[i]]
+            if moved:
+                missed.append(f"{span.what} stale from {span.start:.3f}: a motion accepted at {moved[0]:.3f}")
+                continue
+            # The HOLD in force at ``due`` began with the first of the run of HOLDs that ends there.
+            first = before[-1]
+            while first > 0 and holds[first - 1]:
+                first -= 1
+            latencies.append(max(0.0, times[first] - span.start))  # 0: already holding when it went stale
+        return missed, latencies
+
+
+class ArmWatch:
+    """The measured arm against the limits (``StateMonitor``) from now on: ``follow()`` checks each true
+    joint state the probe received since the last call (call it more often than every 2 s)."""
+
+    def __init__(self, graph: ChaosGraph) -> None:
+        from visuomotor.control import StateMonitor
+
+        self.graph = graph
+        self.monitor = StateMonitor(SAFETY, T_flange_tcp=SimWorld.T_FLANGE_TCP)
+        self._last_t = time.monotonic()
+
+    def follow(self) -> None:
+        with self.graph.lock:
+            states = [(t, q, qd) for t, q, qd in self.graph.history if t > self._last_t]
+        for _, q, qd in states:
+            self.monitor.check(q, qd)
+        if states:
+            self._last_t = states[-1][0]
+
+    @property
+    def violations(self) -> list[str]:
+        return [f"{v.reason}: {v.detail}" for v in self.monitor.violations]
+
+
+@dataclass
+class Recovery:
+    """A kill -9 of one node and what followed."""
+
+    node: str
+    respawned_after_s: float  # kill → the new process started (the respawn delay + the watcher)
+    accepted_after_respawn_s: float  # new process started → the first accepted command after it
+    working_after_respawn_s: float  # new process started → the node's own first output (WORKING_SIGNAL)
+    violations: list[str]  # the measured arm against the limits, kill → recovery
+
+
+class ChaosGraph:
+    """The nodes in their processes, the probe, the chunk stream and the record of every command.
+
+    Args:
+        probe: the test process's node (``GraphProbe``).
+        launch: starts a node process: ``launch(name, params, params_files=..., **kwargs)`` → NodeProcess.
+        camera_hz: the sim's camera (and ground truth) rate.
+        stack: the nodes besides the sim, each respawned ``respawn_delay_s`` after it dies.
+        launch_kwargs: extra ``launch`` arguments per node name (``program``, ``env``: another namespace).
+        perception: also run the ``perception`` process on the sim's camera and stamp the chunks with its
+            tracks, one chunk per tracks message (as the policy ticks); else the chunks are stamped with
+            the newest ground truth (the camera) at 10 Hz.
+        external_truth: the arm's true state comes from :meth:`feed_truth` (read next to the robot),
+            not from the joint states the probe receives over DDS (late or lost on an impaired link).
+    """
+
+    def __init__(
+        self,
+        probe: Any,
+        launch: Callable[..., NodeProcess],
+        *,
+        camera_hz: float = 10.0,
+        stack: Sequence[str] = STACK,
+        respawn_delay_s: float = 1.0,
+        launch_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
+        perception: bool = False,
+        external_truth: bool = False,
+    ) -> None:
         self.probe = probe
         self.launch = launch
         node = probe.node
@@ -242,39 +404,59 @@ class ChaosGraph:
         self.qd = np.zeros(6)
         self.history: collections.deque[tuple[float, np.ndarray, np.ndarray]] = collections.deque(maxlen=200)
         self.truth_ns = -1
+        self.tracks_ns = -1
         self.relay = True
         self.frozen_stamp_ns: int | None = None  # set: the camera stalled, chunks keep the last frame's stamp
         self.received: list[Received] = []
         self.rejections: list[tuple[float, str]] = []
         self.estop_state: list[bool] = []
+        self.signals: dict[str, list[float]] = {name: [] for name in WORKING_SIGNAL}
+        self.joints_seen: list[float] = []  # receipt times of the sim's joint states
+        self.clock_seen = -1.0  # receipt time of the newest /clock
+        self.audit = StalenessAudit()
         self.faults = 0
         self.marks: list[tuple[float, str]] = [(time.monotonic(), "start")]
         self._procs: dict[str, NodeProcess] = {}
+        self._params: dict[str, tuple[dict[str, Any], list[Path]]] = {}
+        self._respawn_delay_s = respawn_delay_s
+        self._launch_kwargs = {k: dict(v) for k, v in (launch_kwargs or {}).items()}
+        self._stack = tuple(stack)
+        self._on_tracks_mode = perception
+        self._external_truth = external_truth
         self._start(
             "sim",
             {"seed": 2, "publish_rate_hz": camera_hz, "topics.joint_states": "/sim/joint_states"},
             [ROOT / "config" / "sim.yaml"],
         )
-        self._start("commander", {"use_sim_time": True}, [ROOT / "config" / "safety.yaml"])
-        self._start(
-            "latency_monitor",
-            {"use_sim_time": True, "print_table": False},
-            [ROOT / "config" / "latency_monitor.yaml"],
-        )
-        self._start(
-            "scripted_pick",
-            {
-                "topics.trajectory": "/scripted/trajectory",
-                "topics.gripper": "/scripted/gripper",
-                "topics.frame_trail": "/scripted/frame_trail",
-                "start_delay_s": 600.0,
-            },
-        )
+        stack_params: dict[str, tuple[dict[str, Any], list[Path]]] = {
+            "commander": ({"use_sim_time": True}, [ROOT / "config" / "safety.yaml"]),
+            "latency_monitor": (
+                {"use_sim_time": True, "print_table": False},
+                [ROOT / "config" / "latency_monitor.yaml"],
+            ),
+            "scripted_pick": (
+                {
+                    "topics.trajectory": "/scripted/trajectory",
+                    "topics.gripper": "/scripted/gripper",
+                    "topics.frame_trail": "/scripted/frame_trail",
+                    "start_delay_s": 600.0,
+                },
+                [],
+            ),
+            # The composed perception process; its own latency monitor ends at the tracks.
+            "perception": (
+                {"use_sim_time": True, "latency_monitor:print_table": False},
+                [ROOT / "config" / "perception.yaml"],
+            ),
+        }
+        for name in (*self._stack, *(("perception",) if perception else ())):
+            self._start(name, *stack_params[name])
         self.relay_pub = node.create_publisher(JointState, "/joint_states", STATE)
         self.chunk_pub = node.create_publisher(ActionChunk, "/visuomotor/action_chunk", STATE)
         self.estop_pub = node.create_publisher(
             Bool, "/visuomotor/estop", STATE
         )  # volatile, like ros2 topic pub
+        self.reset_pub = node.create_publisher(Int64, "/sim/reset", COMMAND)
         self._home_pub = node.create_publisher(JointTrajectory, JTC, COMMAND)
         self._q_start: np.ndarray | None = None
         node.create_subscription(JointState, "/sim/joint_states", self._on_joints, STATE)
@@ -283,6 +465,15 @@ class ChaosGraph:
         self._gid_is_probe: dict[bytes, bool] = {}  # the fuzzer's messages on the JTC topic are not commands
         node.create_subscription(String, "/visuomotor/rejections", self._on_rejection, STATE)
         node.create_subscription(Bool, "/visuomotor/estop_state", self._on_estop_state, LATCHED)
+        node.create_subscription(Clock, "/clock", self._on_clock, CLOCK)
+        node.create_subscription(
+            LatencyReport, "/visuomotor/latency", lambda _: self._signal("latency_monitor"), STATE
+        )
+        node.create_subscription(
+            FrameTrail, "/scripted/frame_trail", lambda _: self._signal("scripted_pick"), STATE
+        )
+        if perception:
+            node.create_subscription(TrackArray, "/visuomotor/tracks", self._on_tracks, STATE)
         self.reset_client = node.create_client(Trigger, "/visuomotor/estop/reset")
         self._stream_on = threading.Event()
         self._stop = threading.Event()
@@ -294,22 +485,78 @@ class ChaosGraph:
 
     # -- processes
     def _start(self, name: str, params: dict[str, Any], files: list[Path] | None = None) -> None:
-        self._procs[name] = self.launch(name, params, params_files=files or [])
-        self._params = getattr(self, "_params", {})
+        kwargs = dict(self._launch_kwargs.get(name, {}))
+        if name != "sim":  # the sim is the robot: a robot that dies is not restarted by the stack
+            kwargs |= {"respawn": True, "respawn_delay_s": self._respawn_delay_s}
+        self._procs[name] = self.launch(name, params, params_files=files or [], **kwargs)
         self._params[name] = (params, files or [])
 
     def alive(self) -> dict[str, bool]:
         return {name: p.alive() for name, p in self._procs.items()}
 
+    def restarts(self) -> dict[str, int]:
+        """Respawns so far, per node (a node that died from input shows here even though it is back)."""
+        return {name: p.restarts for name, p in self._procs.items()}
+
+    def process(self, name: str) -> NodeProcess:
+        return self._procs[name]
+
     def output(self, name: str) -> str:
         return self._procs[name].output()
 
-    def kill9(self, name: str) -> None:
+    def kill9(self, name: str) -> float:
+        """SIGKILL the node's current process; returns when it is gone (time.monotonic() of the kill)."""
         proc = self._procs[name].proc
+        t = time.monotonic()
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
+        return t
+
+    def kill9_and_recover(self, name: str, timeout_s: float = 40.0) -> Recovery:
+        """kill -9 the node, follow the arm until the respawned node works again (or ``timeout_s``).
+
+        The arm is checked against the limits all along (``StateMonitor`` on the true joint states): the
+        others must hold it while the node is gone. Raises TimeoutError if there is no respawn, no accepted
+        command after it or no output of the node's own.
+        """
+        proc = self._procs[name]
+        watch = ArmWatch(self)
+        before = proc.restarts
+        t_kill = self.kill9(name)
+        self.faults += 1
+        end = t_kill + timeout_s
+        while proc.restarts <= before:
+            watch.follow()
+            if time.monotonic() > end:
+                raise TimeoutError(f"{name} was not respawned within {timeout_s} s")
+            time.sleep(0.01)
+        t_respawn = proc.respawned_at[before]
+        accepted = working = None
+        while accepted is None or working is None:
+            watch.follow()
+            with self.lock:
+                accepted = accepted or next(
+                    (r.t_wall for r in self.received if r.t_wall >= t_respawn and len(r.msg.points) > 1), None
+                )
+                own = self.signals.get(name)
+                working = working or (
+                    accepted if name == "commander" else next((t for t in own or [] if t >= t_respawn), None)
+                )
+            if time.monotonic() > end:
+                raise TimeoutError(
+                    f"after the respawn of {name}: accepted command {accepted}, its own output {working}"
+                )
+            time.sleep(0.01)
+        return Recovery(
+            name,
+            respawned_after_s=t_respawn - t_kill,
+            accepted_after_respawn_s=accepted - t_respawn,
+            working_after_respawn_s=working - t_respawn,
+            violations=watch.violations,
+        )
 
     def restart(self, name: str) -> None:
+        """Start the node anew (a node without respawn that died; the respawned ones come back alone)."""
         params, files = self._params[name]
         self._start(name, params, files)
 
@@ -327,6 +574,7 @@ class ChaosGraph:
         while time.monotonic() < end:
             with self.lock:
                 ready = self.q is not None and self.truth_ns > 0 and self.estop_state[-1:] == [False]
+                ready = ready and (not self._on_tracks_mode or self.tracks_ns > 0)
             if ready and self.node.count_subscribers("/visuomotor/action_chunk") >= 1:
                 with self.lock:
                     self._T0 = self._kin.forward(self.q)
@@ -342,17 +590,49 @@ class ChaosGraph:
     # -- the probe's callbacks
     def _on_joints(self, msg: JointState) -> None:
         index = {n: i for i, n in enumerate(msg.name)}
+        now = time.monotonic()
         with self.lock:
-            self.q = np.array([msg.position[index[n]] for n in UR10E_JOINT_NAMES])
-            self.qd = np.array([msg.velocity[index[n]] for n in UR10E_JOINT_NAMES])
-            self.history.append((time.monotonic(), self.q, self.qd))
+            if not self._external_truth:
+                self.q = np.array([msg.position[index[n]] for n in UR10E_JOINT_NAMES])
+                self.qd = np.array([msg.velocity[index[n]] for n in UR10E_JOINT_NAMES])
+                self.history.append((now, self.q, self.qd))
+            self.joints_seen.append(now)
+            del self.joints_seen[:-20000]
             relay = self.relay
+            if relay:
+                self.audit.joints_ns = stamp_to_ns(msg.header.stamp)
+                self.audit.update(now)
         if relay:
             self.relay_pub.publish(msg)
+
+    def feed_truth(self, t: float, q: np.ndarray, qd: np.ndarray) -> None:
+        """The arm's true state at ``t`` (time.monotonic()), with ``external_truth``."""
+        with self.lock:
+            self.q, self.qd = q, qd
+            self.history.append((t, q, qd))
 
     def _on_truth(self, msg: SimGroundTruth) -> None:
         with self.lock:
             self.truth_ns = stamp_to_ns(msg.header.stamp)
+
+    def _on_tracks(self, msg: TrackArray) -> None:
+        """Perception's output: one chunk per tracks message, stamped with its camera stamp (the policy)."""
+        with self.lock:
+            self.tracks_ns = stamp_to_ns(msg.header.stamp)
+        if self._stream_on.is_set() and self._T0 is not None:
+            self._publish_chunk(self.tracks_ns)
+
+    def _on_clock(self, msg: Clock) -> None:
+        now = time.monotonic()
+        with self.lock:
+            self.clock_seen = now
+            self.audit.clock_ns = stamp_to_ns(msg.clock)
+            self.audit.update(now)
+
+    def _signal(self, name: str) -> None:
+        with self.lock:
+            self.signals[name].append(time.monotonic())
+            del self.signals[name][:-1000]
 
     def _on_command(self, msg: JointTrajectory, info: dict) -> None:
         gid = bytes((info.get("publisher_gid") or {}).get("data") or b"")
@@ -389,24 +669,32 @@ class ChaosGraph:
 
     def _stream(self) -> None:
         while not self._stop.wait(0.1):
-            if not self._stream_on.is_set() or self._T0 is None:
+            if not self._stream_on.is_set() or self._T0 is None or self._on_tracks_mode:
                 continue
             with self.lock:
                 stamp = self.truth_ns if self.frozen_stamp_ns is None else self.frozen_stamp_ns
-            msg = ActionChunk()
-            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
-            msg.header.frame_id = "base_link"
-            msg.step_period = ns_to_duration(100_000_000)
-            msg.target_track_id = -1
-            steps = []
-            for i in range(10):
-                T = self._T0.copy()
-                a = self._phase + 0.1 * i
-                T[:3, 3] += [0.03 * math.cos(a) - 0.03, 0.03 * math.sin(a), 0.0]
-                steps.append(ActionStep(tcp_pose=matrix_to_pose(T), gripper=0.0))
-            msg.steps = steps
-            self._phase += 0.1
-            self.chunk_pub.publish(msg)
+            self._publish_chunk(stamp)
+
+    def _publish_chunk(self, stamp: int) -> None:
+        """A chunk of small circles around the anchor pose, stamped as the frame it was computed from."""
+        assert self._T0 is not None
+        msg = ActionChunk()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+        msg.header.frame_id = "base_link"
+        msg.step_period = ns_to_duration(100_000_000)
+        msg.target_track_id = -1
+        steps = []
+        for i in range(10):
+            T = self._T0.copy()
+            a = self._phase + 0.1 * i
+            T[:3, 3] += [0.03 * math.cos(a) - 0.03, 0.03 * math.sin(a), 0.0]
+            steps.append(ActionStep(tcp_pose=matrix_to_pose(T), gripper=0.0))
+        msg.steps = steps
+        self._phase += 0.1
+        with self.lock:
+            self.audit.chunk_ns = stamp
+            self.audit.update(time.monotonic())
+        self.chunk_pub.publish(msg)
 
     def mark(self, what: str) -> None:
         """Note what the graph is going through from now on (failures name the phase they fell in)."""
@@ -486,9 +774,20 @@ class ChaosGraph:
             why = check_received(r)
             result.checked += 1
             if why is not None:
-                result.outside.append(f"[during {self.phase_at(r.t_wall)}] {why}")
+                kind = "HOLD" if len(r.msg.points) <= 1 else f"{len(r.msg.points)}-point motion"
+                result.outside.append(f"[during {self.phase_at(r.t_wall)}, a {kind}] {why}")
                 result.failed.append(r)
         return result, end
+
+    def rewind_clock(self, seed: int = 2) -> None:
+        """The sim's reset (a new episode): sim time and /clock back to 0, the arm at home, new cubes."""
+        self.reset_pub.publish(Int64(data=seed))
+        self.faults += 1
+
+    def clock_now_ns(self) -> int | None:
+        """The graph's clock as the probe last received it."""
+        with self.lock:
+            return self.audit.clock_ns
 
     def reset_estop(self) -> None:
         assert self.reset_client.wait_for_service(timeout_sec=10)

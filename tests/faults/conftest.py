@@ -1,8 +1,11 @@
 """Fault injection on the real graph: one module-scoped graph (sim, commander, latency monitor,
-scripted_pick in their processes + the probe), shared by the tests in order."""
+scripted_pick in their processes + the probe), shared by the tests in order. Every module runs in a DDS
+domain of its own (``ros_domain``): one module's graph never sees another's, even one torn down late."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +20,24 @@ from chaos import ChaosGraph
 from graph_probe import GraphProbe
 
 from visuomotor_ros.launcher import NodeProcess
+
+_MODULES = itertools.count(1)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ros_domain() -> Iterator[int]:
+    """ROS_DOMAIN_ID for this module's probe and processes (read at their start), restored after it.
+
+    Domains 101–200, away from the session's 1–100 (tests/conftest.py), spread by the session's domain so
+    that two sessions on one machine pick different ones.
+    """
+    session = int(os.environ.get("ROS_DOMAIN_ID", "0"))
+    domain = 101 + (session + 37 * next(_MODULES)) % 100
+    os.environ["ROS_DOMAIN_ID"] = str(domain)
+    try:
+        yield domain
+    finally:
+        os.environ["ROS_DOMAIN_ID"] = str(session)
 
 
 @pytest.fixture(scope="module")

@@ -1,24 +1,24 @@
 """Fault injection on the real graph (issue 10): nodes never die from input, the arm always holds safely.
 
 One graph for the module (``conftest.graph``): sim, commander, latency monitor and scripted_pick in their
-own processes, a probe streaming action chunks. Every subscribed topic is fuzzed with hypothesis-generated
-messages (wrong lengths, NaN/inf, huge arrays, empty, wrong encodings, past/future stamps); then a camera
-stall and resume, an e-stop from a volatile publisher, and kill -9 of the commander with a restart. The
-last test re-checks every command any node published during all of it, independently of the guard.
+own processes (the last three respawned like the launch files do), a probe streaming action chunks. Every
+subscribed topic is fuzzed with hypothesis-generated messages (wrong lengths, NaN/inf, huge arrays, empty,
+wrong encodings, past/future stamps); then a camera stall and resume, an e-stop from a volatile publisher,
+the sim's clock jumping back (a reset), and kill -9 of each node of the stack, respawned. The last test
+re-checks every command any node published during all of it, independently of the guard.
+(Network delay and loss: test_network.py; clock jumps both ways on a clock of the probe's: test_clock.py.)
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from chaos import FUZZ_TARGETS, ChaosGraph, Fuzzer
 from graph_probe import wait_until
 from hypothesis import HealthCheck, given, settings
-
-from visuomotor.control import SafetyConfig, StateMonitor
-from visuomotor.sim import SimWorld
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -41,6 +41,46 @@ def test_the_graph_commands_the_arm(graph: ChaosGraph) -> None:
     _recovers(graph, "start-up", 30.0)
 
 
+#: Found by the test below: sim_node restarts its publishing schedule only when sim time drops below the
+#: time its loop STARTED at (``sim0``), i.e. never after a reset; the reset rewinds the world to 0 s but the
+#: next /clock, joint state and frame are due at the old times: the sim goes silent, steps unpaced until it
+#: is back there, and resumes as if time had never gone back (a silence as long as the episode was, at
+#: physics speed). Compare with the last stepped time instead.
+SIM_RESET_NO_REWIND = "sim_node: a reset goes silent and fast-forwards instead of rewinding /clock"
+
+
+# Early in the module: with the bug, the silence after the reset lasts as long as the sim has run.
+@pytest.mark.xfail(strict=True, reason=SIM_RESET_NO_REWIND)
+def test_the_sim_clock_jumping_back_holds_and_recovers(graph: ChaosGraph) -> None:
+    """The sim's reset rewinds /clock to 0 while chunks computed from frames before it are still coming
+    (perception in flight): every one of them is refused, the commander holds, and then recovers."""
+    graph.mark("clock jump back (sim reset)")
+    old = graph.clock_now_ns()
+    assert old is not None and old > 1e9
+    with graph.lock:
+        graph.frozen_stamp_ns = graph.truth_ns  # the in-flight frames: stamped before the reset
+    try:
+        t = time.monotonic()
+        graph.rewind_clock()
+        # /clock comes again either way: from 0 (a rewind) or, with the bug, after the silent catch-up.
+        wait_until(lambda: graph.clock_seen > t + 0.05, 60, "/clock after the reset")
+        silent_s = graph.clock_seen - t
+        went_back = (graph.clock_now_ns() or old) < old
+        print(f"\nsim reset at sim time {old * 1e-9:.1f} s: /clock again after {silent_s:.2f} s, "
+              f"{'rewound' if went_back else 'NOT rewound'} ({(graph.clock_now_ns() or 0) * 1e-9:.2f} s)")
+        assert went_back, f"/clock did not go back (silent for {silent_s:.2f} s)"
+        wait_until(lambda: {"stale_perception", "stale_joint_states"} & set(graph.rejections_since(t)), 2,
+                   "a HOLD on the stamps of before the jump")
+        t_held = time.monotonic()
+        wait_until(lambda: time.monotonic() - t_held > 0.5, 1, "0.5 s of chunks on the old clock")
+        assert graph.accepted_since(t_held) == 0
+    finally:
+        with graph.lock:
+            graph.frozen_stamp_ns = None
+        _recovers(graph, "the clock jump back", 60.0)
+    assert not any(graph.restarts().values()) and all(graph.alive().values())
+
+
 @pytest.mark.parametrize("target", sorted(FUZZ_TARGETS))
 def test_fuzzed_topic_kills_no_node(graph: ChaosGraph, fuzzer: Fuzzer, target: str) -> None:
     strategy = FUZZ_TARGETS[target][3]
@@ -58,9 +98,12 @@ def test_fuzzed_topic_kills_no_node(graph: ChaosGraph, fuzzer: Fuzzer, target: s
         fuzzer.send(target, drawn)
         time.sleep(0.003)
 
+    before = graph.restarts()
     fuzz()
-    alive = graph.alive()
-    assert all(alive.values()), (alive, {n: graph.output(n)[-3000:] for n, ok in alive.items() if not ok})
+    alive, after = graph.alive(), graph.restarts()
+    # A node that died was respawned by now, perhaps: the restart counters tell.
+    died = [n for n in alive if not alive[n] or after[n] != before[n]]
+    assert not died, {n: graph.output(n)[-3000:] for n in died}
     if target == "commander/estop":
         graph.reset_estop()
     _recovers(graph, target)
@@ -91,30 +134,25 @@ def test_estop_from_a_volatile_publisher_holds_at_once_until_reset(graph: ChaosG
     _recovers(graph, "the e-stop reset")
 
 
-def test_kill9_of_the_commander_others_hold_and_a_restart_recovers(graph: ChaosGraph) -> None:
-    monitor = StateMonitor(SafetyConfig(), T_flange_tcp=SimWorld.T_FLANGE_TCP)
-    graph.mark("kill -9 commander")
-    graph.kill9("commander")
-    graph.faults += 1
-    t = time.monotonic()
-    still_since = None
-    while time.monotonic() - t < 8.0:  # the JTC finishes the last checked trajectory and holds there
-        with graph.lock:
-            q, qd = graph.q.copy(), graph.qd.copy()
-        monitor.check(q, qd)
-        if float(np.abs(qd).max()) < 0.01:
-            still_since = still_since or time.monotonic()
-            if time.monotonic() - still_since > 0.5:
-                break
-        else:
-            still_since = None
-        time.sleep(0.01)
-    alive = graph.alive()
-    assert not alive["commander"] and alive["sim"] and alive["latency_monitor"] and alive["scripted_pick"]
-    assert not monitor.violations, monitor.violations[:3]
-    assert still_since is not None and time.monotonic() - still_since > 0.5, "the arm did not come to rest"
-    graph.restart("commander")
-    _recovers(graph, "the commander's restart", 40.0)
+# The arm's controller keeps the last checked trajectory when the commander dies; the latency monitor and
+# the scripted pick are off the command path: the loop must not notice them going.
+@pytest.mark.parametrize("name", ["latency_monitor", "scripted_pick", "commander"])
+def test_kill9_each_node_the_launch_respawns_it_and_the_loop_recovers(
+    graph: ChaosGraph, name: str, record_property: Callable[[str, object], None]
+) -> None:
+    graph.mark(f"kill -9 {name}")
+    before = graph.restarts()
+    recovery = graph.kill9_and_recover(name)
+    record_property("recovery", recovery.__dict__)
+    print(f"\n{name}: respawned {recovery.respawned_after_s:.2f} s after kill -9; working again "
+          f"{recovery.working_after_respawn_s:.2f} s, an accepted command "
+          f"{recovery.accepted_after_respawn_s:.2f} s after the respawn")
+    assert not recovery.violations, recovery.violations[:3]
+    after = graph.restarts()
+    assert after[name] == before[name] + 1
+    assert all(after[n] == before[n] for n in after if n != name), (before, after)
+    assert all(graph.alive().values())
+    _recovers(graph, f"the respawn of {name}")
 
 
 def test_every_command_published_during_the_faults_was_inside_the_limits(graph: ChaosGraph) -> None:

@@ -213,8 +213,16 @@ class Node(Action):
     def __init__(self, *, executable: Any, package: Any = None, name: Any = None, namespace: Any = None,
                  parameters: list | None = None, remappings: list | None = None,
                  ros_arguments: list | None = None, arguments: list | None = None,
-                 condition: Condition | None = None, **kwargs: Any) -> None:
+                 condition: Condition | None = None, respawn: Any = False, respawn_delay: Any = None,
+                 **kwargs: Any) -> None:
         super().__init__(condition=condition)
+        # launch's ExecuteProcess: respawn a bool (or a substitution), respawn_delay seconds or None.
+        if not isinstance(respawn, bool | Substitution):
+            raise TypeError(f"Node respawn must be a bool or a substitution, got {respawn!r}")
+        if respawn_delay is not None and (isinstance(respawn_delay, bool)
+                                          or not isinstance(respawn_delay, int | float)):
+            raise TypeError(f"Node respawn_delay must be seconds (float) or None, got {respawn_delay!r}")
+        self.respawn, self.respawn_delay = respawn, respawn_delay
         self.executable, self.package, self.name, self.namespace = executable, package, name, namespace
         self.parameters = list(parameters or [])
         self.remappings = list(remappings or [])
@@ -284,6 +292,8 @@ class LaunchedNode:
     ros_arguments: list[str]
     arguments: list[str]
     remappings: list[tuple[str, str]]
+    respawn: bool = False
+    respawn_delay: float | None = None
 
     def files(self) -> list[str]:
         return [value for kind, value in self.params if kind == "file"]
@@ -368,6 +378,9 @@ def _evaluate_node(action: Node, context: LaunchContext, launch_file: Path) -> L
         ros_arguments=[perform(a, context) for a in action.ros_arguments],
         arguments=[perform(a, context) for a in action.arguments],
         remappings=[(perform(a, context), perform(b, context)) for a, b in action.remappings],
+        respawn=(action.respawn if isinstance(action.respawn, bool)
+                 else truth(perform(action.respawn, context))),
+        respawn_delay=None if action.respawn_delay is None else float(action.respawn_delay),
     )
 
 

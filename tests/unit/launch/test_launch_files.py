@@ -133,6 +133,25 @@ def test_sim_scripted_pick_replaces_policy_and_commander() -> None:
         launch("sim.launch.py", clock_mode="fast")
 
 
+def test_the_stack_respawns_by_default_and_the_sim_does_not() -> None:
+    """kill -9 of a node of the stack: the launch restarts it after respawn_delay (not the sim: the robot)."""
+    for run in (launch("sim.launch.py"), launch("robot.launch.py", camera_tf="true")):
+        stack = [n for n in run.nodes if n.executable != "sim"]
+        assert stack and all(n.respawn and n.respawn_delay == 1.0 for n in stack), \
+            [(n.executable, n.respawn, n.respawn_delay) for n in stack]
+    sim = launch("sim.launch.py", scripted_pick="true", respawn_delay="2.5")
+    assert not sim.node("sim").respawn
+    assert sim.node("scripted_pick").respawn and sim.node("scripted_pick").respawn_delay == 2.5
+    assert sim.node("perception").respawn_delay == 2.5
+    off = launch("sim.launch.py", respawn="false")
+    assert not any(n.respawn for n in off.nodes)
+    assert problems(off) == []
+    with pytest.raises(ValueError, match=r"respawn_delay:='-1': expected seconds"):
+        launch("pipeline.launch.py", respawn_delay="-1")
+    with pytest.raises(ValueError, match=r"respawn:='maybe': expected true or false"):
+        launch("pipeline.launch.py", respawn="maybe")
+
+
 def test_robot_starts_drivers_dry_run_and_the_calibrated_camera_tf() -> None:
     run = launch("robot.launch.py")
     assert own(run) == PIPELINE
