@@ -41,16 +41,9 @@ def test_the_graph_commands_the_arm(graph: ChaosGraph) -> None:
     _recovers(graph, "start-up", 30.0)
 
 
-#: Found by the test below: sim_node restarts its publishing schedule only when sim time drops below the
-#: time its loop STARTED at (``sim0``), i.e. never after a reset; the reset rewinds the world to 0 s but the
-#: next /clock, joint state and frame are due at the old times: the sim goes silent, steps unpaced until it
-#: is back there, and resumes as if time had never gone back (a silence as long as the episode was, at
-#: physics speed). Compare with the last stepped time instead.
-SIM_RESET_NO_REWIND = "sim_node: a reset goes silent and fast-forwards instead of rewinding /clock"
-
-
-# Early in the module: with the bug, the silence after the reset lasts as long as the sim has run.
-@pytest.mark.xfail(strict=True, reason=SIM_RESET_NO_REWIND)
+# Early in the module, where the sim has run longest. Regression: sim_node restarted its publishing schedule
+# only when sim time fell below the time its loop STARTED at, i.e. never after a reset (the world rewinds to
+# 0 s): the sim went silent and stepped unpaced until it was back at the old time, as long as the episode.
 def test_the_sim_clock_jumping_back_holds_and_recovers(graph: ChaosGraph) -> None:
     """The sim's reset rewinds /clock to 0 while chunks computed from frames before it are still coming
     (perception in flight): every one of them is refused, the commander holds, and then recovers."""

@@ -142,3 +142,47 @@ def test_detector_node_refuses_a_missing_or_broken_model(
     broken = launch("detector", {"model_path": str(garbage)})
     assert broken.proc.wait(60) == 2
     assert "garbage.onnx" in broken.output()
+
+
+def test_time_going_back_starts_the_tracks_afresh(
+    probe: GraphProbe, launch: Callable[..., NodeProcess]
+) -> None:
+    """A sim reset or a looping bag rewinds the stamps: the frames after it are tracked, not skipped as
+    out of order until time passes the old stamps (they were, for as long as the sim had run)."""
+    perception = launch("perception", {"perception:detector.model_path": str(MODEL)},
+                        params_files=PERCEPTION_FILES)
+    color = probe.node.create_publisher(Image, "/camera/camera/color/image_raw", SENSOR)
+    depth = probe.node.create_publisher(Image, "/camera/camera/aligned_depth_to_color/image_raw", SENSOR)
+    info = probe.node.create_publisher(CameraInfo, "/camera/camera/color/camera_info", SENSOR)
+    lock = threading.Lock()
+    stamps: list[int] = []
+
+    def on_tracks(m: TrackArray) -> None:
+        with lock:
+            stamps.append(stamp_to_ns(m.header.stamp))
+
+    probe.node.create_subscription(TrackArray, "/visuomotor/tracks", on_tracks, STATE)
+    probe.wait_for_subscribers("/camera/camera/color/image_raw")
+    probe.wait_for_publishers("/visuomotor/tracks")
+    frame, rgb = "camera_color_optical_frame", np.full((480, 640, 3), 90, np.uint8)
+    intrinsics = CameraIntrinsics.from_fovy(640, 480, 1.0)
+    stamp = [20_000_000_000]
+
+    def publish(step_ns: int = 33_000_000) -> None:
+        stamp[0] += step_ns
+        color.publish(numpy_to_image(rgb, "rgb8", stamp[0], frame))
+        depth.publish(numpy_to_image(np.full((480, 640), 800, np.uint16), "16UC1", stamp[0], frame))
+        info.publish(intrinsics_to_camera_info(intrinsics, stamp[0], frame))
+
+    def tracked_since(t_ns: int) -> Callable[[], bool]:
+        def check() -> bool:
+            publish()
+            with lock:
+                return any(t_ns <= s < t_ns + 10_000_000_000 for s in stamps)
+
+        return check
+
+    wait_until(tracked_since(20_000_000_000), 30, "tracks of the frames at 20 s", period_s=0.05)
+    stamp[0] = 500_000_000  # the sim reset: back to 0.5 s
+    wait_until(tracked_since(500_000_000), 10, "tracks of the frames after time went back", period_s=0.05)
+    assert "tracks reset" in perception.output() and perception.alive()

@@ -64,6 +64,8 @@ NODE_DEFAULTS: dict[str, Any] = {
     "sync.queue_size": 10,
     "diagnostics_period_s": 0.5,
 }
+#: A frame this much older than the newest one processed starts a new stream (sim reset, bag loop).
+_REWIND_NS = 1_000_000_000
 _STAGES = (("detector", DetectorConfig), ("localiser", LocaliserConfig), ("tracker", TrackerConfig))
 
 
@@ -93,6 +95,7 @@ class PerceptionNode(Node):
         )
         #: frames matched, processed, and replaced while waiting (stale: skipped on purpose).
         self.counts: Counter[str] = Counter()
+        self._last_stamp_ns: int | None = None  # newest frame stamp processed (a rewind resets the tracks)
         self._lock = threading.Condition()
         self._waiting: dict[str, Any] | None = None
         self._stop = False
@@ -162,6 +165,15 @@ class PerceptionNode(Node):
             self.counts["bad_image"] += 1
             self._log_skip(str(err))
             return
+        last = self._last_stamp_ns
+        if last is not None and last - frame.stamp_ns > _REWIND_NS:
+            # Time went back (a sim reset, a looping bag): a new stream, not a late frame. Start the tracks
+            # afresh; otherwise every frame is skipped as out_of_order until time passes the old stamps.
+            self.pipeline.reset()
+            self.counts["rewinds"] += 1
+            self.get_logger().info(f"time went back {(last - frame.stamp_ns) * 1e-9:.2f} s: tracks reset")
+            last = None
+        self._last_stamp_ns = frame.stamp_ns if last is None else max(last, frame.stamp_ns)
         result = self.pipeline.process(frame)
         self.counts["processed"] += 1
         if result.skipped and result.skipped != "no_depth":

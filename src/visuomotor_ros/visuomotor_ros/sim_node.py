@@ -259,9 +259,12 @@ class SimNode(Node):
         next_frame = sim0 + frame_period
         next_joint = next_clock = sim0
         self._publish_frame()
+        now_s = sim0
         while not self._stop.is_set():
             with self._lock:
-                if self._world.time_s < sim0:  # a reset rewound sim time: restart the schedule
+                # A reset rewinds sim time (to 0, usually also where the loop started): compare with the
+                # last step, not the start, or the schedule would wait for the old time to come round.
+                if self._world.time_s < now_s:
                     sim0 = self._world.time_s
                     wall0, next_frame, next_joint, next_clock = time.monotonic(), sim0, sim0, sim0
                 self._world.step()
