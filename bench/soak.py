@@ -18,11 +18,10 @@ Measured:
   demo's observer);
 - picks: cubes released in the bin (``demo.released_in_bin``).
 
-A scene reset is meant to rewind sim time to 0 (sim_node: today it goes silent and catches up instead).
-The perception pipeline skips every frame stamped at or before the last one it tracked (``out_of_order``)
-until sim time passes it again: if it publishes no tracks for ``--rewind-grace`` s while the camera's
-frames flow, the soak kills it (the respawn brings it back) and counts that in
-``perception_restarts_after_reset``, apart from ``restarts``.
+A scene reset rewinds sim time to 0 and the perception node starts its tracks afresh when time goes back.
+Should it still publish no tracks for ``--rewind-grace`` s while the camera's frames flow, the soak kills
+it (the respawn brings it back) and counts that in ``perception_restarts_after_reset``, apart from
+``restarts``.
 
 JSON: ``rss_growth_pct`` per process (mean RSS of the last window vs the first window after the warm-up),
 ``e2e_p99_drift_pct`` (last window vs first), ``violations``, ``restarts``, ``picks``, the windows used
