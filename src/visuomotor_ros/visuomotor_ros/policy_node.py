@@ -165,6 +165,13 @@ class PolicyNode(Node):
         if age_s > self._p["max_tracks_age_s"]:
             self.counts["old"] += 1
             return
+        if self._used_stamp > 0 and self._used_stamp - stamp > 1_000_000_000:
+            # Time went back (a sim reset, a looping bag): a new episode, or the ensembler refuses every
+            # tick as "not after the last one".
+            self._cycle.reset()
+            self._used_stamp = -1
+            self.counts["rewinds"] += 1
+            self.get_logger().info("time went back: the task starts afresh")
         start = time.monotonic_ns()
         try:
             frame_tracks = [track_from_msg(t, tracks.header.frame_id) for t in tracks.tracks]
