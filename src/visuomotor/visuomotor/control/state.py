@@ -21,6 +21,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from visuomotor.control.commander import readonly
 from visuomotor.control.config import UR10E_MAX_JOINT_SPEED_RAD_S
 from visuomotor.control.violations import ImplausibleJointState, InvalidJointState
 from visuomotor.kinematics import UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES
@@ -49,12 +50,6 @@ _SPEED_MARGIN = 2.0
 MEASURED = "measured"
 ESTIMATED = "estimated"
 UNKNOWN = "unknown"
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=np.float64)
-    a.setflags(write=False)
-    return a
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +150,8 @@ def joint_state_from_arrays(
                 others[name] = value
     return JointStateSample(
         int(stamp_ns),
-        _readonly(q),
-        None if qd is None else _readonly(qd),
+        readonly(q),
+        None if qd is None else readonly(qd),
         MEASURED if qd is not None else UNKNOWN,
         MappingProxyType(others),
     )
@@ -269,6 +264,6 @@ class JointStateFilter:
             dt_s = (sample.stamp_ns - prev.stamp_ns) * 1e-9
             qd = (sample.positions_rad - prev.positions_rad) / dt_s
             return JointStateSample(
-                sample.stamp_ns, sample.positions_rad, _readonly(qd), ESTIMATED, sample.others
+                sample.stamp_ns, sample.positions_rad, readonly(qd), ESTIMATED, sample.others
             )
         return sample
