@@ -37,6 +37,7 @@ import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
 from hypothesis import strategies as st
+from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -65,6 +66,7 @@ from visuomotor_ros.qos import CLOCK, COMMAND, LATCHED, SENSOR, STATE
 
 ROOT = Path(__file__).resolve().parents[2]
 JTC = "/scaled_joint_trajectory_controller/joint_trajectory"
+FUZZER_NODE = "fuzzer"
 NAMES = (*UR10E_JOINT_NAMES, "gripper_joint")
 SAFETY = SafetyConfig()  # what config/safety.yaml holds (a unit test checks they are equal)
 
@@ -645,13 +647,13 @@ class ChaosGraph:
                 self.received.append(Received(now, history, msg))
 
     def _from_probe(self, gid: bytes) -> bool:
-        """Whether a JointTrajectory came from this probe (the fuzzer), by its publisher's GID."""
+        """Whether a JointTrajectory came from this process (the probe's homing, the fuzzer), by its GID."""
         known = self._gid_is_probe.get(gid)
         if known is not None:
             return known
         for ep in self.node.get_publishers_info_by_topic(JTC):
             if gid and bytes(ep.endpoint_gid) == gid[: len(ep.endpoint_gid)]:
-                self._gid_is_probe[gid] = ep.node_name == self.node.get_name()
+                self._gid_is_probe[gid] = ep.node_name in (self.node.get_name(), FUZZER_NODE)
                 return self._gid_is_probe[gid]
         return False
 
@@ -1020,14 +1022,21 @@ BEST_EFFORT = QoSProfile(
 
 
 class Fuzzer:
-    """Publishers for every fuzz target on the probe's node; ``send`` stamps and publishes one message."""
+    """Publishers for every fuzz target on a node of its own (``FUZZER_NODE``, in the probe's process): a
+    second publisher beside the driver, as ``ros2 topic pub`` or a misconfigured node would be. ``send``
+    stamps and publishes one message."""
 
     def __init__(self, graph: ChaosGraph) -> None:
         self.graph = graph
+        self.node = Node(FUZZER_NODE, context=graph.probe.context)
+        graph.probe.add_node(self.node)
         self.pubs = {
-            key: graph.node.create_publisher(mtype, topic, qos)
+            key: self.node.create_publisher(mtype, topic, qos)
             for key, (topic, mtype, qos, _) in FUZZ_TARGETS.items()
         }
+        end = time.monotonic() + 10.0  # the nodes' subscriptions match (endpoint discovery, same participant)
+        while time.monotonic() < end and any(p.get_subscription_count() == 0 for p in self.pubs.values()):
+            time.sleep(0.05)
 
     def send(self, key: str, drawn: tuple[Any, Any]) -> None:
         spec, msg = drawn

@@ -24,6 +24,7 @@ import pytest
 from graph_probe import GraphProbe, wait_until
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import GetParameters, SetParameters
+from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
@@ -222,6 +223,79 @@ def test_a_moving_arm_without_velocities_is_planned_from_the_estimated_velocity(
         time.sleep(0.1)
     assert checked >= 1 and checked + refused >= 5 and proc.alive()
     assert "unknown_velocity" not in watch.rejections  # the estimate is there from the second sample on
+
+
+def test_a_second_joint_state_publisher_never_takes_the_stream_while_the_driver_is_on_the_graph(
+    probe: GraphProbe, launch: Callable[..., NodeProcess]
+) -> None:
+    """Found by the fault suite: the driver stalled 200 ms while a fuzzer streamed self-consistent joint
+    states; the commander took them over and planned from them (14.7 rad/s² on the true arm, limit 6)."""
+    proc, arm, watch = _start(launch, probe)
+
+    def planned() -> bool:  # the commander plans from the driver's joints: the stream is the driver's
+        n = watch.n()[0]
+        watch.send_chunk([KIN.forward(Q_HOME)] * 3)
+        wait_until(lambda: watch.n()[0] > n, 5, "the answer to a chunk")
+        with watch.lock:
+            return len(watch.commands[n][1].points) > 1
+
+    wait_until(planned, 20, "a plan from the driver's joint states", period_s=0.1)
+    q_fake = Q_HOME + np.array([0.5, 0.0, 0.0, 0.0, 0.0, 0.0])
+    rogue = Node("rogue_driver", context=probe.context)
+    pub = rogue.create_publisher(JointState, "/joint_states", STATE)
+    probe.add_node(rogue)
+    probe.wait_for_publishers("/joint_states", count=2)
+
+    def stream_fakes(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            now = rogue.get_clock().now().nanoseconds
+            pub.publish(joint_state_msg(UR10E_JOINT_NAMES, q_fake, np.zeros(6), now))
+            watch.send_chunk([KIN.forward(q_fake)] * 3)  # "stay where the fake says you are"
+            time.sleep(0.01)
+
+    with arm.lock:
+        arm.mode = "off"  # the driver stalls but stays on the graph
+    n0, _ = watch.n()
+    t_off = time.monotonic()
+    stream_fakes(1.5)
+    wait_until(lambda: watch.n()[0] > n0, 5, "the commander's answer to the chunks")
+    vmax = SafetyConfig().velocity_limits_rad_s()
+    with watch.lock:
+        answered = watch.commands[n0:]
+    for _, m in answered:  # plans while the driver's last state was fresh start at the TRUE arm
+        if m.points:
+            t, q, _ = _trajectory(m)
+            assert np.all(np.abs(q[0] - Q_HOME) <= vmax * t[0] + 1e-3), q[0]
+    # Once the driver's state is stale every answer is a STOP: nothing planned from the fake state.
+    late = [m for t_rx, m in answered if t_rx > t_off + 0.5]
+    assert late and all(not m.points for m in late), [len(m.points) for m in late]
+    assert "dropped (foreign_joint_state)" in proc.output()
+
+    # The driver is back: its own stream resumes (the fakes interleaving are still dropped).
+    with arm.lock:
+        arm.mode = "ok"
+    time.sleep(0.3)
+    n1, _ = watch.n()
+    watch.send_chunk([KIN.forward(Q_HOME)] * 3)
+    wait_until(lambda: watch.n()[0] > n1, 5, "a plan from the driver's joints")
+    with watch.lock:
+        t, q, _ = _trajectory(watch.commands[n1][1])
+    assert len(t) > 1 and np.abs(q[0] - Q_HOME).max() < 0.05
+
+    # The driver leaves the graph: the other publisher may start a new stream.
+    with arm.lock:
+        arm.mode = "off"  # (its timer must not publish on a destroyed publisher)
+    arm.node.destroy_publisher(arm.pub)
+    stream_fakes(2.0)
+    assert re.search(r"/\S+ left the graph; /rogue_driver may take over", proc.output())
+    n2, _ = watch.n()
+    watch.send_chunk([KIN.forward(q_fake)] * 3)
+    wait_until(lambda: watch.n()[0] > n2, 5, "a plan from the new publisher's joints")
+    with watch.lock:
+        t, q, _ = _trajectory(watch.commands[n2][1])
+    assert len(t) > 1 and np.abs(q[0] - q_fake).max() < 0.05
+    assert proc.alive() and proc.stop() == 0
 
 
 def test_estop_from_any_publisher_explicit_release_and_read_only_parameters(

@@ -37,6 +37,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from rclpy.subscription import MessageInfo
+from rclpy.topic_endpoint_info import TopicEndpointInfo
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import Trigger
@@ -44,7 +45,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from visuomotor.control import Commander, JointCommand, SafetyConfig, StreamingCommander
 from visuomotor.control.state import JointStateFilter, JointStateSample
-from visuomotor.control.violations import MalformedCommand
+from visuomotor.control.violations import ForeignJointState, MalformedCommand
 from visuomotor.errors import ConfigError
 from visuomotor.latency import StageTiming
 from visuomotor_interfaces.msg import ActionChunk
@@ -101,6 +102,13 @@ def command_to_msg(cmd: JointCommand) -> JointTrajectory:
     return msg
 
 
+def _node_of(endpoint: TopicEndpointInfo) -> str | None:
+    """The endpoint's node, or None while discovery has not told its name yet."""
+    if endpoint.node_name == "_NODE_NAME_UNKNOWN_":  # rmw's placeholder until the node's info arrives
+        return None
+    return f"{endpoint.node_namespace.rstrip('/')}/{endpoint.node_name}"
+
+
 class CommanderNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("commander", **kwargs)
@@ -131,6 +139,8 @@ class CommanderNode(Node):
         self._guard = CallbackGuard(self)
         self._filter = JointStateFilter(config.joint_state_timeout_s)
         self._joints: JointStateSample | None = None
+        self._gid_names: dict[bytes, str] = {}
+        self._owner_checked_ns = 0
         self._chunk_ns = -1
         self._estop_since_wall_ns = 0
         self._estop_seen: collections.deque[tuple[str, int | None]] = collections.deque(maxlen=64)
@@ -196,9 +206,40 @@ class CommanderNode(Node):
     # ------------------------------------------------------------------ inputs
     def _on_joints(self, msg: JointState, info: MessageInfo) -> None:
         sample = joint_state_from_msg(msg)  # InvalidJointState: counted and dropped by the guard
-        source = bytes((info.get("publisher_gid") or {}).get("data") or b"") or None
+        source = self._joint_state_source(bytes((info.get("publisher_gid") or {}).get("data") or b""))
         with self._lock:
-            self._joints = self._filter.update(sample, source=source, received_ns=time.monotonic_ns())
+            owner = self._filter.owner
+            if owner is not None and source != owner and self._owner_left_graph(owner):
+                self.get_logger().warning(f"joint states: {owner} left the graph; {source} may take over")
+                self._filter.release()
+            self._joints = self._filter.update(sample, source=source)
+
+    def _joint_state_source(self, gid: bytes) -> str | None:
+        """The node that published a joint state (a respawned driver keeps its name, not its GID).
+
+        Raises:
+            ForeignJointState: the publisher is not on the graph (yet): the sample is dropped.
+        """
+        if not gid:
+            return None  # this RMW gives no publisher GID: no ownership check
+        name = self._gid_names.get(gid)
+        if name is None:
+            name = self._publisher_of(self._p["topics.joint_states"], gid)
+            if name is None:
+                raise ForeignJointState("joint state from a publisher not (yet) on the graph: dropped")
+            if len(self._gid_names) >= 256:  # bounded: a churn of publishers must not grow the node
+                self._gid_names.clear()
+            self._gid_names[gid] = name
+        return name
+
+    def _owner_left_graph(self, owner: object) -> bool:
+        """Whether the joint states' owner has no publisher on the topic any more (checked ≤ 2 Hz)."""
+        now = time.monotonic_ns()
+        if now - self._owner_checked_ns < 500_000_000:
+            return False
+        self._owner_checked_ns = now
+        topic = self._p["topics.joint_states"]
+        return all(_node_of(ep) != owner for ep in self.get_publishers_info_by_topic(topic))
 
     def _on_chunk(self, msg: ActionChunk) -> None:
         start = time.monotonic_ns()
@@ -265,7 +306,7 @@ class CommanderNode(Node):
         if key[1] is not None and key in self._estop_seen:
             return  # the same sample through another of the three subscriptions
         self._estop_seen.append(key)
-        who = self._publisher_of(self._p["topics.estop"], gid.get("data"))
+        who = self._publisher_of(self._p["topics.estop"], gid.get("data")) or "an unknown publisher"
         if msg.data:
             self._engage(f"topic {self._p['topics.estop']} from {who}")
             return
@@ -339,13 +380,13 @@ class CommanderNode(Node):
         self._pub_estop.publish(Bool(data=self.estopped))
         self._publish_diagnostics()
 
-    def _publisher_of(self, topic: str, gid: bytes | None) -> str:
-        """The node that published a sample (its GID matched against the graph), or 'an unknown publisher'."""
+    def _publisher_of(self, topic: str, gid: bytes | None) -> str | None:
+        """The node that published a sample (its GID matched against the graph), or None if unknown."""
         if gid:
             for ep in self.get_publishers_info_by_topic(topic):
                 if bytes(ep.endpoint_gid) == bytes(gid)[: len(ep.endpoint_gid)]:
-                    return f"{ep.node_namespace.rstrip('/')}/{ep.node_name}"
-        return "an unknown publisher"
+                    return _node_of(ep)
+        return None
 
     def _callers(self, service: str) -> str:
         """Nodes with a client for ``service`` (std_srvs/Trigger carries no caller): one of them called."""

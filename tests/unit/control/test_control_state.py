@@ -148,25 +148,38 @@ def test_a_hold_is_at_the_measured_joints_or_a_stop_never_elsewhere(
     np.testing.assert_allclose(moved, np.abs(np.array(qd)) * cmd.times_s[0] / 2, rtol=1e-9, atol=1e-12)
 
 
-def test_the_stream_belongs_to_one_publisher_while_it_is_alive() -> None:
-    """Fakes consistent among themselves from a second publisher never become the state (bench/faults)."""
+def test_the_stream_belongs_to_its_first_publisher_until_released() -> None:
+    """Fakes consistent among themselves from a second publisher never become the state (bench/faults),
+    not even while the driver is silent; a respawned driver (the same source) keeps its stream."""
     f = JointStateFilter(0.2)
     q = np.array(Q_HOME)
     t = 0
 
-    def feed(source: str, q_: np.ndarray, stamp: int, received: int):
-        return f.update(_sample(q_, stamp), source=source, received_ns=received)
+    def feed(source: str, q_: np.ndarray, stamp: int):
+        return f.update(_sample(q_, stamp), source=source)
 
     with pytest.raises(InvalidJointState):
-        feed("driver", q, t, t)  # starts the stream
-    assert np.allclose(feed("driver", q, t + 10_000_000, t + 10_000_000).positions_rad, q)
+        feed("/driver", q, t)  # starts the stream
+    assert np.allclose(feed("/driver", q, t + 10_000_000).positions_rad, q)
+    assert f.owner == "/driver"
     fake = q + 0.5
     for k in range(2, 6):  # a second publisher, self-consistent, stamped like the driver
-        with pytest.raises(InvalidJointState, match="second publisher"):
-            feed("fuzzer", fake, t + k * 10_000_000, t + k * 10_000_000 + 1)
-        assert np.allclose(feed("driver", q, t + k * 10_000_000, t + k * 10_000_000 + 2).positions_rad, q)
-    # The driver stops for longer than the gap: another publisher may take the stream over (a restart).
+        with pytest.raises(InvalidJointState, match="belong to /driver"):
+            feed("/fuzzer", fake, t + k * 10_000_000)
+        assert np.allclose(feed("/driver", q, t + k * 10_000_000 + 1).positions_rad, q)
+    # The driver is silent for a second (stalled, or killed and respawning): still no hand-over.
     later = t + 1_000_000_000
+    for k in range(3):
+        with pytest.raises(InvalidJointState, match="belong to /driver"):
+            feed("/fuzzer", fake, later + k * 10_000_000)
+    # The respawned driver keeps its stream (restarted after the gap).
     with pytest.raises(InvalidJointState, match="starts"):
-        feed("driver2", q, later, later)
-    assert np.allclose(feed("driver2", q, later + 10_000_000, later + 10_000_000).positions_rad, q)
+        feed("/driver", q, later + 50_000_000)
+    assert np.allclose(feed("/driver", q, later + 60_000_000).positions_rad, q)
+    # The driver leaves the graph (the node calls release): another may start a stream.
+    f.release()
+    assert f.owner is None
+    with pytest.raises(InvalidJointState, match="starts"):
+        feed("/driver2", q, later + 70_000_000)
+    assert np.allclose(feed("/driver2", q, later + 80_000_000).positions_rad, q)
+    assert f.owner == "/driver2"

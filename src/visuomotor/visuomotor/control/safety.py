@@ -185,7 +185,7 @@ class SafetyGuard:
         c = self._config
         for cls, stamp, timeout, key, what in (
             (StaleJointStates, joints_ns, c.joint_state_timeout_s, "joint_state_timeout_s", "joint states"),
-            (StalePerception, perception_ns, c.perception_timeout_s, "perception_timeout_s", "perception"),
+            (StalePerception, perception_ns, c.perception_timeout_s, "perception_timeout_s", "detections"),
         ):
             if stamp is None:
                 return cls(f"no {what} received yet; holding until they arrive")

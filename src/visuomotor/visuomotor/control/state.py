@@ -23,7 +23,7 @@ import numpy as np
 
 from visuomotor.control.commander import readonly
 from visuomotor.control.config import UR10E_MAX_JOINT_SPEED_RAD_S
-from visuomotor.control.violations import ImplausibleJointState, InvalidJointState
+from visuomotor.control.violations import ForeignJointState, ImplausibleJointState, InvalidJointState
 from visuomotor.kinematics import UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES
 
 __all__ = [
@@ -160,20 +160,22 @@ def joint_state_from_arrays(
 class JointStateFilter:
     """Plausibility check and velocity estimate over a stream of :class:`JointStateSample`.
 
-    With ``source`` given, the stream belongs to one publisher: samples from another while it is alive
-    (a sample within ``max_gap_s``) are refused — fakes that are consistent among themselves (found by
-    ``bench/faults.py``) never interleave with the driver's. A sample is refused when, against the
-    previous sample (accepted or not) at most ``max_gap_s`` earlier, some joint would have moved faster
-    than ``speed_margin`` × its hardware maximum (plus ``tolerance_rad`` of noise), or when it is stamped
-    before the previous sample by less than ``max_gap_s`` (out of order): a second publisher on the
-    topic or a corrupted value. Refused samples still become the reference, so two interleaved streams
-    are refused together (the commander then holds on stale joint states) rather than one of them
-    winning. The first sample, and one stamped more than ``max_gap_s`` away from the previous (a gap, a
-    clock reset, a far-off outlier), only starts the stream: it is refused, and the next sample is checked
-    against it — so a lone outlier never becomes the state (found by ``bench/faults.py``: a far-future
-    fake followed by a fresh fake was accepted unchecked). A sample without velocities gets the finite
-    difference to the previous *accepted* sample if that is at most ``max_gap_s`` older; otherwise its
-    velocity stays unknown.
+    With ``source`` given, the stream belongs to the first publisher that sends on it (the ROS node passes
+    the publishing node's name, so a respawned driver keeps its stream): samples from any other source are
+    refused until :meth:`release` — called when the owner has left the graph. Silence alone never hands the
+    stream over: fakes consistent among themselves (found by ``bench/faults.py`` while the driver stalled
+    for 200 ms) never become the state, and a silent owner means stale joint states, so the commander holds.
+
+    A sample is refused when, against the previous sample (accepted or not) at most ``max_gap_s`` earlier,
+    some joint would have moved faster than ``speed_margin`` × its hardware maximum (plus ``tolerance_rad``
+    of noise), or when it is stamped before the previous sample by less than ``max_gap_s`` (out of order):
+    a corrupted value or a second stream. Refused samples still become the reference, so two interleaved
+    streams are refused together rather than one of them winning. The first sample, and one stamped more
+    than ``max_gap_s`` away from the previous (a gap, a clock reset, a far-off outlier), only starts the
+    stream: it is refused, and the next sample is checked against it — so a lone outlier never becomes the
+    state (found by ``bench/faults.py``: a far-future fake followed by a fresh fake was accepted unchecked).
+    A sample without velocities gets the finite difference to the previous *accepted* sample if that is at
+    most ``max_gap_s`` older; otherwise its velocity stays unknown.
 
     Args:
         max_gap_s: longest stamp difference a velocity estimate or a jump check may span, seconds (the
@@ -190,40 +192,42 @@ class JointStateFilter:
         self._tol = float(tolerance_rad)
         self._ref: JointStateSample | None = None
         self._accepted: JointStateSample | None = None
-        self._owner: tuple[Hashable, int] | None = None  # (publisher, last receipt ns)
+        self._owner: Hashable | None = None
         self.refused = 0
 
-    def reset(self) -> None:
-        """Forget the stream and its publisher (the next sample starts a new stream)."""
+    @property
+    def owner(self) -> Hashable | None:
+        """The source the stream belongs to, or None before the first sample (or after :meth:`release`)."""
+        return self._owner
+
+    def release(self) -> None:
+        """Forget the stream and its owner (it left the graph): the next source to send starts a new one."""
         self._ref = None
         self._accepted = None
         self._owner = None
 
-    def update(
-        self, sample: JointStateSample, *, source: Hashable | None = None, received_ns: int | None = None
-    ) -> JointStateSample:
+    def update(self, sample: JointStateSample, *, source: Hashable | None = None) -> JointStateSample:
         """The sample with its velocity filled in if it can be estimated.
 
         Args:
             sample: a validated joint state.
-            source: who published it (the publisher's GID); the stream belongs to one publisher at a time.
-            received_ns: when it arrived, ns on a monotonic clock (for the publisher's liveness).
+            source: who published it (the ROS node passes the publishing node's name); the stream belongs
+                to the first source until :meth:`release`.
 
         Raises:
-            InvalidJointState: a second publisher while the stream's own is alive, an impossible jump, out
-                of order, or the first sample of a stream; it is dropped.
+            InvalidJointState: another source than the stream's owner, an impossible jump, out of order, or
+                the first sample of a stream; it is dropped.
         """
-        if source is not None and received_ns is not None:
-            owner = self._owner
-            if owner is not None and source != owner[0] and received_ns - owner[1] <= self._max_gap_ns:
+        if source is not None:
+            if self._owner is None:
+                self._owner, self._ref, self._accepted = source, None, None
+            elif source != self._owner:
                 self.refused += 1
-                raise ImplausibleJointState(
-                    "a second publisher on the joint states while the driver's stream is alive: its samples "
-                    "are dropped (a joint state topic has exactly one publisher, the driver)"
+                raise ForeignJointState(
+                    f"joint states from {source} while they belong to {self._owner}: dropped (a joint state "
+                    "topic has exactly one publisher, the driver; the stream passes on only when it leaves "
+                    "the graph)"
                 )
-            if owner is None or source != owner[0]:
-                self._ref = None  # a new publisher starts a new stream
-            self._owner = (source, received_ns)
         return self._update(sample)
 
     def _update(self, sample: JointStateSample) -> JointStateSample:

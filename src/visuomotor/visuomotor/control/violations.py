@@ -17,6 +17,7 @@ __all__ = [
     "CollisionTableViolation",
     "CollisionWorkspaceViolation",
     "EstopActive",
+    "ForeignJointState",
     "IkJumpViolation",
     "IkUnreachableViolation",
     "ImplausibleJointState",
@@ -72,6 +73,13 @@ class ImplausibleJointState(InvalidJointState):
     publisher, or the first sample of a stream (``control.state.JointStateFilter``)."""
 
     reason = "implausible_joint_state"
+
+
+class ForeignJointState(ImplausibleJointState):
+    """A joint state from another publisher than the stream's owner (the driver), or from one the graph
+    does not know yet; counted apart so that a second publisher on the topic shows in the diagnostics."""
+
+    reason = "foreign_joint_state"
 
 
 class UnknownJointVelocity(_Reasoned):
@@ -173,6 +181,7 @@ REJECTION_REASONS: tuple[str, ...] = tuple(
         StaleJointStates,
         InvalidJointState,
         ImplausibleJointState,
+        ForeignJointState,
         UnknownJointVelocity,
         MalformedCommand,
         NonFiniteValue,
