@@ -46,7 +46,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from visuomotor.control import Commander, JointCommand, SafetyConfig, StreamingCommander
 from visuomotor.control.state import JointStateFilter, JointStateSample
 from visuomotor.control.violations import ForeignJointState, MalformedCommand
-from visuomotor.errors import ConfigError
+from visuomotor.errors import ConfigError, SafetyViolation
 from visuomotor.latency import StageTiming
 from visuomotor_interfaces.msg import ActionChunk
 from visuomotor_interfaces.msg import FrameTrail as FrameTrailMsg
@@ -196,12 +196,17 @@ class CommanderNode(Node):
         """``{"<callback>: <reason>": count}`` of the messages dropped at the boundary."""
         return self._guard.counts
 
-    def _trusted_joints(self) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """The measured (q, q̇) if the newest joint state is fresh, else (None, None): not trustworthy."""
-        j = self._joints
-        if j is None or abs(self._now_ns() - j.stamp_ns) > self._config.joint_state_timeout_s * 1e9:
-            return None, None
-        return j.positions_rad, j.velocities_rad_s
+    def _hold(self, reason: SafetyViolation | tuple[str, str]) -> JointCommand:
+        """A HOLD (``refuse`` of a violation, or ``hold`` for (code, reason)) from the newest joint state if
+        it is fresh — extrapolated to now, its age lengthening the stop — else a STOP (not trustworthy)."""
+        j, now = self._joints, self._now_ns()
+        if j is None or abs(now - j.stamp_ns) > self._config.joint_state_timeout_s * 1e9:
+            q = qd = stamp = None
+        else:
+            q, qd, stamp = j.positions_rad, j.velocities_rad_s, j.stamp_ns
+        if isinstance(reason, tuple):
+            return self._commander.hold(q, *reason, qd, now_ns=now, joints_stamp_ns=stamp)
+        return self._commander.refuse(reason, q, qd, now_ns=now, joints_stamp_ns=stamp)
 
     # ------------------------------------------------------------------ inputs
     def _on_joints(self, msg: JointState, info: MessageInfo) -> None:
@@ -251,7 +256,7 @@ class CommanderNode(Node):
             try:
                 chunk = action_chunk_from_msg(msg, self._config.max_chunk_steps)
             except MalformedCommand as err:
-                cmd = self._commander.refuse(err, *self._trusted_joints())
+                cmd = self._hold(err)
             else:
                 plan = self._stream.set_chunk if self._stream is not None else self._commander.plan
                 cmd = plan(
@@ -357,8 +362,7 @@ class CommanderNode(Node):
                 self._estop_since_wall_ns = time.time_ns()
             if self._stream is not None:
                 self._stream.reset()
-            q, qd = self._trusted_joints()
-            cmd = self._commander.hold(q, "estop", f"e-stop: {reason}", qd)
+            cmd = self._hold(("estop", f"e-stop: {reason}"))
         # Instant and unconditional: a HOLD goes out now, whatever was in force before.
         self._send(cmd)
         self._stream_holding = self._stream is not None

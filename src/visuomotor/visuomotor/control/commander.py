@@ -246,6 +246,7 @@ class Commander:
         Returns:
             ``kind == "trajectory"`` with k points, or ``kind == "hold"`` (see :meth:`hold`).
         """
+        age_s = self._state_age_s(now_ns, joints_stamp_ns)
         q_current_rad = self.predicted_joints(q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns)
         try:
             q0 = self._current_joints(q_current_rad)
@@ -287,7 +288,7 @@ class Commander:
             times, velocities, scale = self._timing(q0, times, positions, qd0)
             g.check_trajectory(q0, times, positions, velocities, qd_start_rad_s=qd0)
         except SafetyViolation as violation:
-            return self._hold(q_current_rad, violation, qd_current_rad_s)
+            return self._hold(q_current_rad, violation, qd_current_rad_s, age_s)
         self._holding = False
         return JointCommand(
             TRAJECTORY,
@@ -316,12 +317,13 @@ class Commander:
         """
         if self._holding:
             return None
+        age_s = self._state_age_s(now_ns, joints_stamp_ns)
         q_current_rad = self.predicted_joints(q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns)
         try:
             self._guard.check_estop()
             self._guard.check_inputs_fresh(now_ns, perception_stamp_ns, joints_stamp_ns)
         except SafetyViolation as violation:
-            return self._hold(q_current_rad, violation, qd_current_rad_s)
+            return self._hold(q_current_rad, violation, qd_current_rad_s, age_s)
         return None
 
     def hold(
@@ -330,23 +332,36 @@ class Commander:
         reason_code: str,
         reason: str,
         qd_current_rad_s: np.ndarray | None = None,
+        *,
+        now_ns: int | None = None,
+        joints_stamp_ns: int | None = None,
     ) -> JointCommand:
         """A HOLD for the node's own reasons (counted under ``reason_code`` in the recorder).
 
         Always from the measured state, never from a remembered target. With the current velocity the
-        hold is a braking stop: constant deceleration within the acceleration limits to q + q̇·T/2 at
-        T = max(hold_time_s, max |q̇|/a_max), used only if that stop path passes every limit. Otherwise
-        the single point is the measured joints at ``hold_time_s``, if that passes the guard from the
-        measured state. Otherwise — or when ``q_current_rad`` is None or not finite — a STOP: no points
-        (``JointCommand.is_stop``), sent as the controller's own stop.
+        hold is a braking stop: constant deceleration to q + q̇·T/2 at T = max(hold_time_s, the braking
+        time), used only if that stop path passes every limit. The braking time covers what the arm may
+        have done since the state was measured: a state ``age`` old is extrapolated to now, and the arm
+        may meanwhile have changed speed by up to a_max·age (position by ½·a_max·age²); the controller
+        interpolates from where the arm really is, so T is long enough that even then the stop stays
+        within a_max (found under 70 % loss: a 0.2 s hold from a 150 ms old state needed 14 rad/s²).
+        Otherwise the single point is the measured joints at ``hold_time_s``, if that passes the guard
+        from the measured state. Otherwise — or when ``q_current_rad`` is None or not finite — a STOP:
+        no points (``JointCommand.is_stop``), sent as the controller's own stop.
 
         Args:
             q_current_rad: (6,) measured joints, radians; None = no trustworthy joint state.
             reason_code: counter key, e.g. ``"estop"``.
             reason: message for the log.
             qd_current_rad_s: (6,) measured or estimated velocity, rad/s; None = unknown.
+            now_ns: current time, ns, on the clock of ``joints_stamp_ns``: with both, the state is
+                extrapolated to now and its age lengthens the stop (as in :meth:`plan`).
+            joints_stamp_ns: stamp of ``q_current_rad``, ns.
         """
-        return self._make_hold(q_current_rad, reason_code, reason, qd_current_rad_s)
+        age_s = self._state_age_s(now_ns, joints_stamp_ns)
+        if now_ns is not None:
+            q_current_rad = self.predicted_joints(q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns)
+        return self._make_hold(q_current_rad, reason_code, reason, qd_current_rad_s, age_s)
 
     def predicted_joints(
         self,
@@ -368,17 +383,29 @@ class Commander:
             return q_current_rad
         return q + qd * age_s
 
+    def _state_age_s(self, now_ns: int | None, joints_stamp_ns: int | None) -> float:
+        """How old the joint state is, seconds, within [0, joint_state_timeout_s] (0 when not known)."""
+        if now_ns is None or joints_stamp_ns is None:
+            return 0.0
+        return min(max((now_ns - joints_stamp_ns) * 1e-9, 0.0), self._config.joint_state_timeout_s)
+
     def refuse(
         self,
         violation: SafetyViolation,
         q_current_rad: np.ndarray | None,
         qd_current_rad_s: np.ndarray | None = None,
+        *,
+        now_ns: int | None = None,
+        joints_stamp_ns: int | None = None,
     ) -> JointCommand:
         """A HOLD for a command refused before planning (e.g. malformed at the boundary), counted by the
         guard under the violation's reason like any other rejection. Arguments as in :meth:`hold`."""
         with contextlib.suppress(SafetyViolation):
             self._guard.reject(violation)
-        return self._hold(q_current_rad, violation, qd_current_rad_s)
+        age_s = self._state_age_s(now_ns, joints_stamp_ns)
+        if now_ns is not None:
+            q_current_rad = self.predicted_joints(q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns)
+        return self._hold(q_current_rad, violation, qd_current_rad_s, age_s)
 
     # ------------------------------------------------------------------ internals
 
@@ -445,12 +472,16 @@ class Commander:
         return knot_t[1:], velocities, scale
 
     def _hold(
-        self, q_current_rad: object, violation: SafetyViolation, qd_current_rad_s: object = None
+        self,
+        q_current_rad: object,
+        violation: SafetyViolation,
+        qd_current_rad_s: object = None,
+        age_s: float = 0.0,
     ) -> JointCommand:
         reason_code = getattr(violation, "reason", "safety")
         if isinstance(violation, StaleJointStates | InvalidJointState):
             q_current_rad = None  # the joints are not trustworthy: stop where the arm is, not where we think
-        return self._make_hold(q_current_rad, reason_code, str(violation), qd_current_rad_s)
+        return self._make_hold(q_current_rad, reason_code, str(violation), qd_current_rad_s, age_s)
 
     def _stop(self, reason_code: str, reason: str) -> JointCommand:
         empty = np.zeros((0, _N))
@@ -466,7 +497,12 @@ class Commander:
         )
 
     def _make_hold(
-        self, q_current_rad: object, reason_code: str, reason: str, qd_current_rad_s: object = None
+        self,
+        q_current_rad: object,
+        reason_code: str,
+        reason: str,
+        qd_current_rad_s: object = None,
+        age_s: float = 0.0,
     ) -> JointCommand:
         if self._recorder is not None:
             self._recorder.rejected(reason_code)
@@ -476,7 +512,8 @@ class Commander:
             return self._stop(reason_code, reason)
         qd = _vector(qd_current_rad_s, max_abs=1e3)  # beyond 1000 rad/s it is not a velocity
         t_hold, q_hold = self._config.hold_time_s, q
-        braking = self._braking_stop(q, qd) if qd is not None and qd.any() and self._config.enabled else None
+        moving = qd is not None and (qd.any() or age_s > 0.0)
+        braking = self._braking_stop(q, qd, age_s) if moving and self._config.enabled else None
         if braking is not None:
             t_hold, q_hold = braking
         elif not self._guard.stop_path_ok(q, t_hold, q, np.zeros(_N) if qd is None else qd):
@@ -494,15 +531,22 @@ class Commander:
             reason=reason,
         )
 
-    def _braking_stop(self, q: np.ndarray, qd: np.ndarray) -> tuple[float, np.ndarray] | None:
+    def _braking_stop(
+        self, q: np.ndarray, qd: np.ndarray, age_s: float = 0.0
+    ) -> tuple[float, np.ndarray] | None:
         """(T, q_stop) of a constant-deceleration stop, or None if its path would break a limit.
 
         Hermite from (q, q̇) to (q + q̇·T/2, 0) over T has A = 0, so q̈ = −q̇/T throughout: |q̈| ≤ a_max
         for T ≥ |q̇|/a_max, and the speed falls monotonically. Stopping in place instead would need 4|q̇|/T.
+        If the arm is really at (q + e, q̇ + ε) — the state is ``age_s`` old, |ε| ≤ a_max·age, |e| ≤
+        ½·a_max·age² — the controller's cubic from there starts with |q̈| ≤ (|q̇| + 4|ε|)/T + 6|e|/T², so
+        T solves a_max·T² − (|q̇| + 4|ε|)·T − 6|e| = 0 per joint (``age_s`` = 0: T = |q̇|/a_max).
         """
-        t_stop = max(
-            self._config.hold_time_s, float(np.max(np.abs(qd) / self._config.acceleration_limits_rad_s2()))
-        )
+        amax = self._config.acceleration_limits_rad_s2()
+        b = np.abs(qd) + 4.0 * amax * age_s
+        c = 6.0 * 0.5 * amax * age_s**2
+        t_joint = (b + np.sqrt(b * b + 4.0 * amax * c)) / (2.0 * amax)
+        t_stop = max(self._config.hold_time_s, float(np.max(t_joint)))
         q_stop = q + qd * (t_stop / 2.0)
         if self._guard.stop_path_ok(q, t_stop, q_stop, qd):
             return t_stop, q_stop
