@@ -54,8 +54,8 @@ from visuomotor.interfaces import Detection, Track, TrackState
 from visuomotor.latency import StageTiming
 from visuomotor_interfaces.msg import TrackArray
 from visuomotor_ros.convert import (
-    camera_info_to_intrinsics,
-    image_to_numpy,
+    image_array,
+    intrinsics_from_camera_info,
     stamp_to_ns,
     timings_to_msg,
     track_to_msg,
@@ -173,7 +173,7 @@ class BaselinePerception(Node):
     def _on_frame(self, color: Image, depth: Image, info: CameraInfo) -> None:
         start = time.monotonic_ns()
         try:
-            pixels = image_to_numpy(color)
+            pixels = image_array(color)
             if color.encoding == "rgb8":
                 bgr = np.ascontiguousarray(pixels[:, :, ::-1])
             elif color.encoding == "bgr8":
@@ -195,12 +195,12 @@ class BaselinePerception(Node):
                     tracked.append((int(tid), Detection(int(c), self._names[int(c)], float(score),
                                                         (x0, y0, x1, y1))))
             detected = time.monotonic_ns()
-            intrinsics = camera_info_to_intrinsics(info)
+            intrinsics = intrinsics_from_camera_info(info)
             if intrinsics != self._intrinsics:
                 self._localiser = Localiser(self._config, intrinsics, self._extrinsics)
                 self._intrinsics = intrinsics
             assert self._localiser is not None
-            raw = image_to_numpy(depth)
+            raw = image_array(depth)
             depth_img = raw if depth.encoding in ("16UC1", "mono16") else depth_to_metres(raw, depth.encoding)
             located = self._localiser.localise([d for _, d in tracked], depth_img)
             track_of = {id(d): tid for tid, d in tracked}

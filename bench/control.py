@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from visuomotor.control import Commander, SafetyConfig
-from visuomotor.kinematics import Ur10eKinematics
+from visuomotor.kinematics import T_FLANGE_TCP, Ur10eKinematics
 from visuomotor.policy import ActOnnxPolicy, action_from_pose, build_observation
-from visuomotor.sim.world import T_FLANGE_TCP, top_down_tcp_pose
+from visuomotor.sim.world import top_down_tcp_pose
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME_Q = np.array([-0.4, -2.2, 2.1, -1.47, -1.5708, 0.0])

@@ -20,8 +20,8 @@ import numpy as np
 import yaml
 
 from visuomotor.detection import DetectorConfig, OnnxYoloDetector, decode_yolo, make_detector
-from visuomotor.detection.evaluation import EVAL_SEED, render_frames, timing_summary
-from visuomotor.detection.onnx_yolo import _nms_numpy, nms
+from visuomotor.detection.onnx_yolo import nms, nms_numpy
+from visuomotor.training.detector_eval import EVAL_SEED, render_frames, timing_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,7 @@ def _nms_backends(
         t0 = time.perf_counter_ns()
         cv2.dnn.NMSBoxes(xywh, scores, 0.0, 0.45)
         t1 = time.perf_counter_ns()
-        _nms_numpy(shifted, scores, 0.45, 300)
+        nms_numpy(shifted, scores, 0.45, 300)
         t2 = time.perf_counter_ns()
         nms(boxes, scores, classes, 0.45, 300)
         cv_us.append((t1 - t0) / 1e3)
@@ -68,7 +68,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=ROOT / "results" / "bench" / "detector.json")
     args = ap.parse_args()
     params = yaml.safe_load(args.params.read_text())["detector"]["ros__parameters"]
-    base = DetectorConfig.from_flat_dict(params)
+    base = DetectorConfig.from_flat(params)
     t0 = time.perf_counter()
     frames = [f.rgb for f in render_frames(args.frames, args.seed)]
     print(f"rendered {len(frames)} frames 640×480 in {time.perf_counter() - t0:.0f} s")

@@ -455,7 +455,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def default_bag(frames: int) -> Path:
     """The sim recording: the arm picking a cube, at 30 Hz; kept between runs."""
-    from visuomotor.bag.sim_recording import record_sim_bag
+    from visuomotor.sim.recording import record_sim_bag
 
     path = ROOT / "results" / "bench" / f"graph_bag_{frames}"
     if not (path / "metadata.yaml").exists():

@@ -107,7 +107,7 @@ def run_ultralytics(pt: Path | None, imgsz: int, rgbs: list[np.ndarray]) -> dict
 
 def ultralytics_role(pt: Path, imgsz: int, frames_npy: Path, out: Path) -> int:
     try:
-        from visuomotor.detection.training import apply_offline_settings
+        from visuomotor.training.detector import apply_offline_settings
 
         apply_offline_settings(ROOT / "runs")
         import torch

@@ -19,12 +19,10 @@ or an X display in the environment. The detector was trained on MuJoCo renders; 
 materials differ, so expect lower scores. The Gazebo UR has no gripper: the loop runs, grasps do not happen.
 """
 
-import importlib.util
 import math
 import os
 import tempfile
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import yaml
@@ -37,6 +35,7 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchContext, LaunchDescription
+from visuomotor.geometry import load_extrinsics
 
 PACKAGE = "visuomotor_ros"
 #: Gazebo topic prefix of the camera: the rgbd_camera sensor publishes <prefix>/image, /depth_image,
@@ -55,17 +54,6 @@ Q_OPTICAL_LINK_WXYZ = (0.5, 0.5, -0.5, 0.5)
 CUBES = {"red_cube": ((0.8, 0.05, 0.05), (0.55, 0.05)),
          "green_cube": ((0.05, 0.7, 0.05), (0.7, 0.3)),
          "blue_cube": ((0.05, 0.05, 0.8), (0.8, -0.1))}
-
-
-def pipeline_helpers() -> ModuleType:
-    """pipeline.launch.py as a module (installed beside this file), for its extrinsics reader."""
-    path = Path(__file__).with_name("pipeline.launch.py")
-    spec = importlib.util.spec_from_file_location("visuomotor_pipeline_launch", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def quaternion_multiply(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, float, float, float]:
@@ -164,7 +152,9 @@ def world_bridges_and_pipeline(context: LaunchContext, *args: Any, **kwargs: Any
     share = get_package_share_directory(PACKAGE)
     config = Path(share) / "config"
     extrinsics = config / "extrinsics" / "sim.yaml"
-    _, _, t, q = pipeline_helpers().camera_pose(extrinsics)
+    camera = load_extrinsics(extrinsics)
+    w, x, y, z = (float(v) for v in camera.quaternion_wxyz)
+    t, q = [float(v) for v in camera.translation_m], [x, y, z, w]
     sim = yaml.safe_load((config / "sim.yaml").read_text())["sim"]["ros__parameters"]
     world = Path(tempfile.mkdtemp(prefix="visuomotor_gz_")) / "visuomotor.sdf"
     world.write_text(world_sdf(sim, t, q))

@@ -26,7 +26,7 @@ node killed by the OOM killer or a crash comes back on its own, and in the meant
 controller finishes the last checked trajectory; the commander's successor plans from the measured state).
 ``ros2 launch`` shutting down (Ctrl-C) never respawns anything.
 
-The helpers below are also used by gazebo.launch.py (loaded from this file: launch files are not a package).
+Config files are found, and extrinsics read, by the same code as the nodes'.
 """
 
 import math
@@ -34,7 +34,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from ament_index_python.packages import get_package_share_directory
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
@@ -42,6 +41,8 @@ from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
 from launch import LaunchContext, LaunchDescription
+from visuomotor.geometry import load_extrinsics
+from visuomotor_ros.params import resolve_config_path
 
 PACKAGE = "visuomotor_ros"
 
@@ -70,42 +71,16 @@ def respawn_settings(context: LaunchContext) -> dict[str, Any]:
 
 
 def resolve_config_file(path: str, what: str) -> Path:
-    """An absolute path as is; a relative one looked up like visuomotor_ros.params.resolve_config_path."""
-    p = Path(path).expanduser()
-    share = Path(get_package_share_directory(PACKAGE))
-    roots = [Path.cwd(), Path.cwd() / "config"]
-    if os.environ.get("VISUOMOTOR_ROOT"):
-        roots += [Path(os.environ["VISUOMOTOR_ROOT"]), Path(os.environ["VISUOMOTOR_ROOT"]) / "config"]
-    roots += [share, share / "config"]
-    candidates = [p] if p.is_absolute() else [r / p for r in roots]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate.absolute()
-    raise FileNotFoundError(f"{what} file {path!r} not found; looked in: {', '.join(map(str, candidates))}")
+    """The nodes' own lookup (visuomotor_ros.params.resolve_config_path), as an absolute path."""
+    return resolve_config_path(str(Path(path).expanduser()), kind=what).absolute()
 
 
 def camera_pose(path: Path) -> tuple[str, str, list[float], list[float]]:
-    """(parent, child, translation xyz in m, unit quaternion xyzw) of an extrinsics file.
-
-    Reads the translation + quaternion form that ``visuomotor calibrate`` writes (Extrinsics.to_dict()). The
-    nodes also accept a 4×4 matrix; launch files, which must not need numpy, do not.
-    """
-    doc = yaml.safe_load(path.read_text())
-    if not isinstance(doc, dict) or not {"parent_frame", "child_frame", "translation_m"} <= doc.keys():
-        raise ValueError(f"extrinsics {path}: expected parent_frame, child_frame, translation_m and "
-                         "quaternion_wxyz")
-    if "quaternion_wxyz" in doc:
-        w, x, y, z = (float(v) for v in doc["quaternion_wxyz"])
-    elif "quaternion_xyzw" in doc:
-        x, y, z, w = (float(v) for v in doc["quaternion_xyzw"])
-    else:
-        raise ValueError(f"extrinsics {path}: launch files read translation_m + quaternion_wxyz (or "
-                         "quaternion_xyzw), not a matrix; write the file with Extrinsics.to_dict()")
-    norm = math.sqrt(w * w + x * x + y * y + z * z)
-    if abs(norm - 1.0) > 1e-4:  # the nodes' tolerance (visuomotor.geometry.extrinsics)
-        raise ValueError(f"extrinsics {path}: the quaternion is not unit length (norm {norm:.6f})")
-    return (str(doc["parent_frame"]), str(doc["child_frame"]), [float(v) for v in doc["translation_m"]],
-            [x / norm, y / norm, z / norm, w / norm])
+    """(parent, child, translation xyz in m, unit quaternion xyzw) of an extrinsics file, read as the
+    nodes read it (visuomotor.geometry.load_extrinsics: translation + quaternion or a 4×4 matrix)."""
+    T = load_extrinsics(path)
+    w, x, y, z = (float(v) for v in T.quaternion_wxyz)
+    return T.parent_frame, T.child_frame, [float(v) for v in T.translation_m], [x, y, z, w]
 
 
 def static_transform(name: str, parent: str, child: str, t: list[float], q_xyzw: list[float],

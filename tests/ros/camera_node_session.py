@@ -21,7 +21,7 @@ from visuomotor.camera import SoftwareRealSense, checkerboard_rgb, depth_to_z16,
 from visuomotor.errors import VisuomotorError
 from visuomotor.geometry import deproject_image, depth_to_metres
 from visuomotor_ros.camera_node import CameraNode
-from visuomotor_ros.convert import camera_info_to_intrinsics, image_to_numpy, stamp_to_ns
+from visuomotor_ros.convert import image_array, intrinsics_from_camera_info, stamp_to_ns
 from visuomotor_ros.qos import SENSOR
 
 NS = "/camera/camera"
@@ -76,8 +76,8 @@ def session() -> dict:
         infos = {stamp_to_ns(m.header.stamp): m for m in msgs["info"]}
         color_stamps = [stamp_to_ns(m.header.stamp) for m in msgs["color"]]
         depth_stamps = [stamp_to_ns(m.header.stamp) for m in msgs["depth"]]
-    K = camera_info_to_intrinsics(infos[stamp_to_ns(depth_msg.header.stamp)])
-    z = deproject_image(depth_to_metres(image_to_numpy(depth_msg), "16UC1"), K)[..., 2]
+    K = intrinsics_from_camera_info(infos[stamp_to_ns(depth_msg.header.stamp)])
+    z = deproject_image(depth_to_metres(image_array(depth_msg), "16UC1"), K)[..., 2]
     z = z[np.isfinite(z)]
     out.update(
         encodings=[color.encoding, depth_msg.encoding],

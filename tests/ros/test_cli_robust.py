@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from visuomotor.detection.detector import DetectorError
+from visuomotor.detection.errors import DetectorError
 from visuomotor.detection.onnx_model import parse_class_names
 
 NOT_UTF8 = b"detector:\n  ros__parameters:\n    score_threshold: \xff\xfe\n"

@@ -11,8 +11,8 @@ from visuomotor.errors import CameraError
 from visuomotor.geometry import CameraIntrinsics
 from visuomotor.latency import FrameTrail, StageTiming
 from visuomotor_ros.convert import (
-    camera_info_to_intrinsics,
-    image_to_numpy,
+    image_array,
+    intrinsics_from_camera_info,
     intrinsics_to_camera_info,
     matrix_to_pose,
     ns_to_stamp,
@@ -34,7 +34,7 @@ def test_image_round_trip(encoding: str, dtype: type, shape: tuple[int, ...]) ->
     array = (rng.random(shape) * 1000).astype(dtype)
     msg = numpy_to_image(array, encoding, 1_234_567_890_123, "cam")
     assert stamp_to_ns(msg.header.stamp) == 1_234_567_890_123
-    np.testing.assert_array_equal(image_to_numpy(msg), array)
+    np.testing.assert_array_equal(image_array(msg), array)
 
 
 def test_padded_rows_are_cropped() -> None:
@@ -42,16 +42,16 @@ def test_padded_rows_are_cropped() -> None:
     padded = np.zeros((5, 8), dtype=np.uint8)
     padded[:, :6] = array
     msg = Image(height=5, width=6, encoding="mono8", step=8, data=padded.tobytes())
-    np.testing.assert_array_equal(image_to_numpy(msg), array)
+    np.testing.assert_array_equal(image_array(msg), array)
 
 
 def test_bad_images_name_the_problem() -> None:
     with pytest.raises(CameraError, match="unsupported image encoding 'yuv422'"):
-        image_to_numpy(Image(height=2, width=2, encoding="yuv422", step=4, data=bytes(8)))
+        image_array(Image(height=2, width=2, encoding="yuv422", step=4, data=bytes(8)))
     with pytest.raises(CameraError, match="needs step"):
-        image_to_numpy(Image(height=2, width=2, encoding="rgb8", step=6, data=bytes(6)))
+        image_array(Image(height=2, width=2, encoding="rgb8", step=6, data=bytes(6)))
     with pytest.raises(CameraError, match="empty image"):
-        image_to_numpy(Image(height=0, width=0, encoding="rgb8", step=0, data=b""))
+        image_array(Image(height=0, width=0, encoding="rgb8", step=0, data=b""))
     with pytest.raises(CameraError, match="needs a uint8 array"):
         numpy_to_image(np.zeros((2, 2), np.uint16), "rgb8", 0, "cam")
 
@@ -59,10 +59,10 @@ def test_bad_images_name_the_problem() -> None:
 def test_camera_info_round_trip_and_uncalibrated() -> None:
     K = CameraIntrinsics(640, 480, 415.7, 415.7, 319.5, 239.5)
     msg = intrinsics_to_camera_info(K, 5, "cam")
-    assert camera_info_to_intrinsics(msg) == K
+    assert intrinsics_from_camera_info(msg) == K
     msg.k = [0.0] * 9
     with pytest.raises(CameraError, match="uncalibrated"):
-        camera_info_to_intrinsics(msg)
+        intrinsics_from_camera_info(msg)
 
 
 def test_pose_round_trip() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from visuomotor.bag.sim_recording import record_sim_bag
+from visuomotor.sim.recording import record_sim_bag
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

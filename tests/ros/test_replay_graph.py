@@ -19,11 +19,12 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from visuomotor.bag import SIM_TOPICS, BagReader, color_array, record_sim_bag
+from visuomotor.bag import BagReader, color_array
 from visuomotor.detection import DetectorConfig
 from visuomotor.interfaces import TrackState
 from visuomotor.latency import FrameTrail, StageTiming
 from visuomotor.replay import ReplayConfig, replay_offline
+from visuomotor.sim.recording import SIM_TOPICS, record_sim_bag
 from visuomotor_interfaces.msg import FrameTrail as FrameTrailMsg
 from visuomotor_interfaces.msg import TrackArray
 from visuomotor_ros.convert import numpy_to_image, stamp_to_ns, trail_to_msg

@@ -16,7 +16,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from visuomotor.kinematics import UR10E_JOINT_NAMES, Ur10eKinematics
 from visuomotor_interfaces.msg import FrameTrail, SimGroundTruth
-from visuomotor_ros.convert import image_to_numpy, ns_to_stamp, stamp_to_ns
+from visuomotor_ros.convert import image_array, ns_to_stamp, stamp_to_ns
 from visuomotor_ros.launcher import NodeProcess
 from visuomotor_ros.qos import COMMAND, SENSOR, STATE
 
@@ -91,7 +91,7 @@ def test_camera_stream_cross_process_300_frames(
 
     with got.lock:
         color, depth = got.last[COLOR], got.last[DEPTH]
-    rgb, depth_mm = image_to_numpy(color), image_to_numpy(depth)  # type: ignore[arg-type]
+    rgb, depth_mm = image_array(color), image_array(depth)  # type: ignore[arg-type]
     assert rgb.shape == (480, 640, 3) and color.encoding == "rgb8"  # type: ignore[attr-defined]
     assert depth_mm.dtype == np.uint16 and depth.encoding == "16UC1"  # type: ignore[attr-defined]
     valid = depth_mm[depth_mm > 0]

@@ -17,9 +17,64 @@ from typing import Any, TypeVar
 
 from visuomotor.errors import ConfigError
 
-__all__ = ["config_from_flat", "config_to_flat", "read_params_file", "read_text_file"]
+__all__ = [
+    "config_from_flat",
+    "config_to_flat",
+    "is_number",
+    "read_params_file",
+    "read_text_file",
+    "require_finite",
+    "require_int_range",
+    "require_interval",
+    "require_positive",
+    "require_range",
+]
 
 C = TypeVar("C")
+
+
+# ------------------------------------------------------------------------------------- validators
+# One vocabulary for every config's __post_init__ and every node's own parameters: each names the key.
+def is_number(value: object) -> bool:
+    """A finite int or float (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def require_finite(key: str, value: Any) -> float:
+    """``value`` as a float if it is a finite number; ConfigError naming ``key`` otherwise."""
+    if not is_number(value):
+        raise ConfigError(f"{key} must be finite, got {value!r}")
+    return float(value)
+
+
+def require_positive(key: str, value: Any) -> float:
+    """``value`` as a float if it is a finite number > 0; ConfigError naming ``key`` otherwise."""
+    if not (is_number(value) and value > 0):
+        raise ConfigError(f"{key} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def require_range(key: str, value: Any, low: float, high: float, unit: str = "") -> float:
+    """``value`` as a float if it is a finite number in [low, high]; ConfigError naming ``key`` otherwise."""
+    if not (is_number(value) and low <= value <= high):
+        unit = f" {unit}" if unit else ""
+        raise ConfigError(f"{key} must be a number in [{low:g}, {high:g}]{unit}, got {value!r}")
+    return float(value)
+
+
+def require_int_range(key: str, value: Any, low: int, high: int) -> int:
+    """``value`` if it is an int (not a bool) in [low, high]; ConfigError naming ``key`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{key} must be an integer in [{low}, {high}], got {value!r}")
+    return value
+
+
+def require_interval(key: str, lo_hi: Any) -> tuple[float, float]:
+    """``(min, max)`` if both are finite and min < max; ConfigError naming ``key`` otherwise."""
+    lo, hi = lo_hi
+    if not (is_number(lo) and is_number(hi) and lo < hi):
+        raise ConfigError(f"{key} must be [min, max] with min < max, got {list(lo_hi)}")
+    return float(lo), float(hi)
 
 
 def config_from_flat(cls: type[C], flat: Mapping[str, Any], section: str) -> C:

@@ -12,9 +12,9 @@ from enum import IntEnum
 
 import numpy as np
 
-from visuomotor.errors import ConfigError
+from visuomotor.errors import CameraError, ConfigError
 
-__all__ = ["IMAGE_ENCODINGS", "Detection", "Object3D", "Track", "TrackState"]
+__all__ = ["IMAGE_ENCODINGS", "Detection", "Object3D", "Track", "TrackState", "image_array"]
 
 #: sensor_msgs/Image encodings we read and write → (numpy dtype, channels); one table for the ROS
 #: conversion and the bag reader.
@@ -26,6 +26,38 @@ IMAGE_ENCODINGS: dict[str, tuple[np.dtype, int]] = {
     "mono16": (np.dtype("<u2"), 1),
     "32FC1": (np.dtype("<f4"), 1),
 }
+
+
+def image_array(msg: object) -> np.ndarray:
+    """View a ``sensor_msgs/Image`` — an rclpy message or a bag record, any object with its fields — as
+    (H, W, C) or (H, W), without copying (``np.frombuffer`` over the data, row padding dropped).
+
+    Raises:
+        CameraError: an encoding not in ``IMAGE_ENCODINGS``, an empty or big-endian image, or fewer bytes
+            than height × step.
+    """
+    encoding = msg.encoding  # type: ignore[attr-defined]
+    spec = IMAGE_ENCODINGS.get(encoding)
+    if spec is None:
+        raise CameraError(
+            f"unsupported image encoding {encoding!r}: expected one of {sorted(IMAGE_ENCODINGS)}"
+        )
+    dtype, channels = spec
+    h, w, step = int(msg.height), int(msg.width), int(msg.step)  # type: ignore[attr-defined]
+    data = msg.data  # type: ignore[attr-defined]
+    if h == 0 or w == 0:
+        raise CameraError("empty image (width or height is 0)")
+    if msg.is_bigendian and dtype.itemsize > 1:  # type: ignore[attr-defined]
+        raise CameraError(f"big-endian {encoding} images are not supported: publish little-endian")
+    row_bytes = w * channels * dtype.itemsize
+    if step < row_bytes or len(data) < step * h:
+        raise CameraError(
+            f"{encoding} image {w}×{h} needs step ≥ {row_bytes} and {row_bytes * h} bytes, "
+            f"got step {step} and {len(data)} bytes"
+        )
+    buf = np.frombuffer(data, dtype=np.uint8, count=step * h).reshape(h, step)
+    pixels = buf[:, :row_bytes].view(dtype)
+    return pixels.reshape(h, w, channels) if channels > 1 else pixels.reshape(h, w)
 
 
 @dataclass(frozen=True, slots=True)

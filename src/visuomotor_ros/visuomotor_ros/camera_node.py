@@ -40,7 +40,7 @@ class CameraNode(LifecycleNode):
 
     def __init__(self, device_context: RealSenseContext | None = None, **kwargs: Any) -> None:
         super().__init__("camera", **kwargs)
-        self._config = RealSenseConfig.from_flat_dict(declare_flat(self, RealSenseConfig().to_flat_dict()))
+        self._config = RealSenseConfig.from_flat(declare_flat(self, RealSenseConfig().to_flat_dict()))
         self._p = declare_flat(self, NODE_DEFAULTS)
         reject_unknown_parameters(self)
         self._rs_context = device_context

@@ -41,19 +41,20 @@ from rclpy.topic_endpoint_info import TopicEndpointInfo
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import Trigger
-from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+from trajectory_msgs.msg import JointTrajectory
 
 from visuomotor.control import Commander, JointCommand, SafetyConfig, StreamingCommander
 from visuomotor.control.state import JointStateFilter, JointStateSample
 from visuomotor.control.violations import ForeignJointState, MalformedCommand
 from visuomotor.errors import ConfigError, SafetyViolation
+from visuomotor.kinematics import TCP_OFFSET_M
 from visuomotor.latency import StageTiming
 from visuomotor_interfaces.msg import ActionChunk
 from visuomotor_interfaces.msg import FrameTrail as FrameTrailMsg
 from visuomotor_ros.convert import (
     action_chunk_from_msg,
+    command_to_msg,
     joint_state_from_msg,
-    ns_to_duration,
     ns_to_stamp,
     trail_from_msg,
     trail_to_msg,
@@ -63,7 +64,7 @@ from visuomotor_ros.params import declare_flat, reject_unknown_parameters, requi
 from visuomotor_ros.qos import COMMAND, ESTOP_SUBSCRIPTIONS, LATCHED, STATE
 from visuomotor_ros.runner import run_node
 
-__all__ = ["CommanderNode", "command_to_msg", "main"]
+__all__ = ["CommanderNode", "main"]
 
 NODE_DEFAULTS: dict[str, Any] = {
     "topics.action_chunk": "/visuomotor/action_chunk",
@@ -79,9 +80,9 @@ NODE_DEFAULTS: dict[str, Any] = {
     "services.reset_estop": "/visuomotor/estop/reset",
     # false: only the reset service releases the e-stop (the topic can then only engage it).
     "estop_release_via_topic": True,
-    # Flange → TCP along the tool z axis: the sim gripper's (SimWorld.T_FLANGE_TCP, checked by a test);
-    # set it to the real gripper's on the robot.
-    "tool_offset_z_m": 0.16,
+    # Flange → TCP along the tool z axis: the cell's gripper (kinematics.TCP_OFFSET_M, which the sim
+    # builds its gripper from); set it to the real gripper's on the robot.
+    "tool_offset_z_m": TCP_OFFSET_M,
     "watchdog_rate_hz": 20.0,
     "diagnostics_period_s": 1.0,
     "mode": "trajectory",  # trajectory (scaled JTC) | streaming (forward_position_controller)
@@ -89,17 +90,6 @@ NODE_DEFAULTS: dict[str, Any] = {
     "streaming_rate_hz": 125.0,  # the UR driver's forward_position_controller runs at 125–500 Hz
 }
 MODES = ("trajectory", "streaming")
-
-
-def command_to_msg(cmd: JointCommand) -> JointTrajectory:
-    """A JointCommand as a JointTrajectory; a STOP (no points) is the JTC's own stop: names, no points."""
-    msg = JointTrajectory(joint_names=list(cmd.joint_names))
-    for t, q, qd in zip(cmd.times_s, cmd.positions, cmd.velocities, strict=True):
-        msg.points.append(JointTrajectoryPoint(
-            positions=[float(x) for x in q], velocities=[float(x) for x in qd],
-            time_from_start=ns_to_duration(round(float(t) * 1e9)),
-        ))
-    return msg
 
 
 def _node_of(endpoint: TopicEndpointInfo) -> str | None:
@@ -112,7 +102,7 @@ def _node_of(endpoint: TopicEndpointInfo) -> str | None:
 class CommanderNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("commander", **kwargs)
-        config = SafetyConfig.from_flat_dict(declare_flat(self, SafetyConfig().to_flat_dict()))
+        config = SafetyConfig.from_flat(declare_flat(self, SafetyConfig().to_flat_dict()))
         p = declare_flat(self, NODE_DEFAULTS)
         reject_unknown_parameters(self)
         require_range("watchdog_rate_hz", p["watchdog_rate_hz"], 1.0, 1000.0, "Hz")

@@ -1,7 +1,8 @@
 """Message ↔ core dataclass conversion, in one module.
 
-Every converter is a plain function; nodes call them and never touch message fields themselves.
-Images are decoded without copies where the encoding allows (``np.frombuffer`` over the message data).
+Every converter is a plain function; nodes call them and never touch message fields themselves. The
+decoders that bags need too are the core's, duck-typed and re-exported here (``image_array``,
+``intrinsics_from_camera_info``, ``pose_to_matrix``): one implementation for rclpy messages and bag records.
 
 Safety-relevant inputs are validated here, once, for every node: :func:`joint_state_from_msg` (lengths,
 names, finiteness, range → ``JointStateSample`` or ``InvalidJointState``) and
@@ -14,17 +15,17 @@ import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-import transforms3d
 from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
 from sensor_msgs.msg import CameraInfo, Image, JointState
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from visuomotor.control.commander import ChunkInput
+from visuomotor.control.commander import ChunkInput, JointCommand
 from visuomotor.control.state import JointStateSample, joint_state_from_arrays
 from visuomotor.control.violations import MalformedCommand
 from visuomotor.errors import CameraError, MessageError
-from visuomotor.geometry import CameraIntrinsics
-from visuomotor.interfaces import IMAGE_ENCODINGS, Detection, Object3D, Track, TrackState
+from visuomotor.geometry import CameraIntrinsics, intrinsics_from_camera_info, pose_fields, pose_to_matrix
+from visuomotor.interfaces import IMAGE_ENCODINGS, Detection, Object3D, Track, TrackState, image_array
 from visuomotor.latency import FrameTrail, LatencySummary, StageStats, StageTiming
 from visuomotor_interfaces.msg import Detection2D as Detection2DMsg
 from visuomotor_interfaces.msg import FrameTrail as FrameTrailMsg
@@ -37,11 +38,12 @@ from visuomotor_interfaces.msg import Track as TrackMsg
 __all__ = [
     "IMAGE_CHANNELS",
     "action_chunk_from_msg",
-    "camera_info_to_intrinsics",
+    "command_to_msg",
     "detection_from_msg",
     "detection_to_msg",
     "duration_to_ns",
-    "image_to_numpy",
+    "image_array",
+    "intrinsics_from_camera_info",
     "intrinsics_to_camera_info",
     "joint_state_from_msg",
     "joint_state_msg",
@@ -86,33 +88,6 @@ def duration_to_ns(d: Duration) -> int:
     return d.sec * 1_000_000_000 + d.nanosec
 
 
-def image_to_numpy(msg: Image) -> np.ndarray:
-    """View an Image as an array: (H, W, 3) for rgb8/bgr8, (H, W) for mono/depth encodings.
-
-    Raises:
-        CameraError: unknown encoding, big-endian data, or a buffer that does not match height × step.
-    """
-    spec = IMAGE_CHANNELS.get(msg.encoding)
-    if spec is None:
-        raise CameraError(
-            f"unsupported image encoding {msg.encoding!r}: expected one of {sorted(IMAGE_CHANNELS)}"
-        )
-    dtype, channels = spec
-    if msg.is_bigendian and dtype.itemsize > 1:
-        raise CameraError(f"big-endian {msg.encoding} images are not supported: publish little-endian")
-    row_bytes = msg.width * channels * dtype.itemsize
-    if msg.height == 0 or msg.width == 0:
-        raise CameraError("empty image (width or height is 0)")
-    if msg.step < row_bytes or len(msg.data) < msg.step * msg.height:
-        raise CameraError(
-            f"{msg.encoding} image {msg.width}×{msg.height} needs step ≥ {row_bytes} and "
-            f"{row_bytes * msg.height} bytes, got step {msg.step} and {len(msg.data)} bytes"
-        )
-    buf = np.frombuffer(msg.data, dtype=np.uint8, count=msg.step * msg.height).reshape(msg.height, msg.step)
-    pixels = buf[:, :row_bytes].view(dtype)
-    return pixels.reshape(msg.height, msg.width, channels) if channels > 1 else pixels
-
-
 def numpy_to_image(array: np.ndarray, encoding: str, stamp_ns: int, frame_id: str) -> Image:
     """Wrap an (H, W[, C]) array as an Image with the given encoding (no conversion of values)."""
     spec = IMAGE_CHANNELS.get(encoding)
@@ -146,17 +121,6 @@ def intrinsics_to_camera_info(K: CameraIntrinsics, stamp_ns: int, frame_id: str)
     msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
     msg.p = [K.fx_px, 0.0, K.cx_px, 0.0, 0.0, K.fy_px, K.cy_px, 0.0, 0.0, 0.0, 1.0, 0.0]
     return msg
-
-
-def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:
-    """Intrinsics from CameraInfo.k; raises CameraError for an all-zero (uncalibrated) matrix."""
-    k = msg.k
-    if k[0] <= 0 or k[4] <= 0:
-        raise CameraError(
-            "camera_info has no focal length (k is zero): the camera is uncalibrated or the message is empty"
-        )
-    fx, fy, cx, cy = float(k[0]), float(k[4]), float(k[2]), float(k[5])
-    return CameraIntrinsics(int(msg.width), int(msg.height), fx, fy, cx, cy)
 
 
 def joint_state_msg(
@@ -218,6 +182,10 @@ def action_chunk_from_msg(msg: object, max_steps: int) -> ChunkInput:
                 f"chunk step {i}: the orientation quaternion has norm {norm:.4g}, not 1; send a unit "
                 "quaternion (x, y, z, w)"
             )
+        p = step.tcp_pose.position
+        if not (np.isfinite(norm) and np.isfinite([p.x, p.y, p.z]).all()):
+            poses[i] = np.nan  # the guard refuses it as non_finite (a HOLD, counted)
+            continue
         poses[i] = pose_to_matrix(step.tcp_pose)
     gripper = np.array([float(step.gripper) for step in steps], dtype=np.float64)
     return ChunkInput(
@@ -228,22 +196,21 @@ def action_chunk_from_msg(msg: object, max_steps: int) -> ChunkInput:
     )
 
 
+def command_to_msg(cmd: JointCommand) -> JointTrajectory:
+    """A JointCommand as a JointTrajectory; a STOP (no points) is the JTC's own stop: names, no points."""
+    msg = JointTrajectory(joint_names=list(cmd.joint_names))
+    for t, q, qd in zip(cmd.times_s, cmd.positions, cmd.velocities, strict=True):
+        msg.points.append(JointTrajectoryPoint(
+            positions=[float(x) for x in q], velocities=[float(x) for x in qd],
+            time_from_start=ns_to_duration(round(float(t) * 1e9)),
+        ))
+    return msg
+
+
 def matrix_to_pose(T: np.ndarray) -> Pose:
     """4×4 homogeneous transform → Pose (quaternion x, y, z, w)."""
-    w, x, y, z = transforms3d.quaternions.mat2quat(T[:3, :3])
-    return Pose(
-        position=Point(x=float(T[0, 3]), y=float(T[1, 3]), z=float(T[2, 3])),
-        orientation=Quaternion(x=float(x), y=float(y), z=float(z), w=float(w)),
-    )
-
-
-def pose_to_matrix(pose: Pose) -> np.ndarray:
-    """Pose → 4×4 homogeneous transform."""
-    q = pose.orientation
-    T = np.eye(4)
-    T[:3, :3] = transforms3d.quaternions.quat2mat([q.w, q.x, q.y, q.z])
-    T[:3, 3] = (pose.position.x, pose.position.y, pose.position.z)
-    return T
+    (px, py, pz), (x, y, z, w) = pose_fields(T)
+    return Pose(position=Point(x=px, y=py, z=pz), orientation=Quaternion(x=x, y=y, z=z, w=w))
 
 
 def timings_to_msg(timings: Iterable[StageTiming]) -> list[StageTimingMsg]:

@@ -43,12 +43,12 @@ from std_msgs.msg import Float64, String
 
 from visuomotor.config import read_params_file
 from visuomotor.control import SafetyConfig, StateMonitor
-from visuomotor.kinematics import UR10E_JOINT_NAMES
+from visuomotor.kinematics import T_FLANGE_TCP, UR10E_JOINT_NAMES
 from visuomotor.latency import LatencySummary
-from visuomotor.policy.sim_env import cube_in_bin
-from visuomotor.sim import T_FLANGE_TCP, ObjectState
+from visuomotor.sim import ObjectState
+from visuomotor.sim.pick_task import cube_in_bin
 from visuomotor_interfaces.msg import ActionChunk, SimGroundTruth
-from visuomotor_ros.convert import image_to_numpy, stamp_to_ns
+from visuomotor_ros.convert import image_array, stamp_to_ns
 from visuomotor_ros.launcher import NodeProcess
 from visuomotor_ros.qos import LATCHED, SENSOR, STATE
 
@@ -124,7 +124,7 @@ class DemoObserver(Node):
             msg = self.image
         if msg is None:
             return None
-        rgb = image_to_numpy(msg)
+        rgb = image_array(msg)
         return rgb[:, :, ::-1].copy() if msg.encoding == "bgr8" else rgb.copy()
 
     def _on_joints(self, msg: JointState) -> None:
@@ -257,7 +257,7 @@ def run_demo(args: argparse.Namespace, root: Path, *, quiet: bool) -> dict:
 
     # The observer first: if it cannot start, no node process is left behind.
     rclpy.init()
-    safety = SafetyConfig.from_flat_dict(read_params_file(config / "safety.yaml", "commander"))
+    safety = SafetyConfig.from_flat(read_params_file(config / "safety.yaml", "commander"))
     observer = DemoObserver(safety)
     target = "any" if args.cubes > 1 else args.target
     observer.target_class = target if args.mode == "closed_loop" else ""

@@ -18,14 +18,14 @@ from sensor_msgs.msg import Image
 
 from visuomotor.detection import Detector, DetectorConfig, make_detector
 from visuomotor.errors import VisuomotorError
-from visuomotor.latency import FrameTrail, StageTiming
+from visuomotor.latency import FrameTrail
 from visuomotor_interfaces.msg import Detection2DArray
-from visuomotor_ros.convert import detection_to_msg, image_to_numpy, stamp_to_ns, timings_to_msg
+from visuomotor_ros.convert import detection_to_msg, image_array, stamp_to_ns, timings_to_msg
 from visuomotor_ros.params import declare_flat, reject_unknown_parameters, resolve_config_path
 from visuomotor_ros.qos import STATE, sensor_qos
 from visuomotor_ros.runner import run_node
 
-__all__ = ["DetectorNode", "detection_trail", "main"]
+__all__ = ["DetectorNode", "main"]
 
 NODE_DEFAULTS: dict[str, Any] = {
     "topics.color": "/camera/camera/color/image_raw",
@@ -33,20 +33,6 @@ NODE_DEFAULTS: dict[str, Any] = {
     "image_queue_depth": 1,
     "autostart": True,
 }
-
-
-def detection_trail(stamp_ns: int, start_ns: int, end_ns: int, pre_ns: int, infer_ns: int) -> FrameTrail:
-    """The trail of one detect call: pre, infer, post laid end to end from ``start_ns`` to ``end_ns``.
-
-    The core reports durations; the call's own overhead lands in ``post`` so the stages tile the call.
-    """
-    t1 = min(start_ns + pre_ns, end_ns)
-    t2 = min(t1 + infer_ns, end_ns)
-    return FrameTrail(
-        stamp_ns,
-        (StageTiming("detect.pre", start_ns, t1), StageTiming("detect.infer", t1, t2),
-         StageTiming("detect.post", t2, end_ns)),
-    )
 
 
 class DetectorNode(LifecycleNode):
@@ -78,7 +64,7 @@ class DetectorNode(LifecycleNode):
         try:
             values = dict(self._cfg_values)
             values["model_path"] = str(resolve_config_path(values["model_path"], kind="model"))
-            self._detector = make_detector(DetectorConfig.from_flat_dict(values))
+            self._detector = make_detector(DetectorConfig.from_flat(values))
         except VisuomotorError as err:
             self._last_error = str(err)
             self.get_logger().error(str(err))
@@ -116,13 +102,12 @@ class DetectorNode(LifecycleNode):
             return
         start = time.monotonic_ns()
         try:
-            result = detector.detect(image_to_numpy(msg), msg.encoding)
+            result = detector.detect(image_array(msg), msg.encoding)
         except VisuomotorError as err:
             self.skipped += 1
             self._log_skip(str(err))
             return
-        trail = detection_trail(stamp_to_ns(msg.header.stamp), start, time.monotonic_ns(), result.pre_ns,
-                                result.infer_ns)
+        trail = FrameTrail(stamp_to_ns(msg.header.stamp), result.stage_timings(start, time.monotonic_ns()))
         out = Detection2DArray()
         out.header = msg.header
         out.detections = [detection_to_msg(d) for d in result.detections]

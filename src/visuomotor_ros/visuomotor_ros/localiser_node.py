@@ -25,9 +25,9 @@ from visuomotor.geometry import (
 from visuomotor.latency import StageTiming
 from visuomotor_interfaces.msg import Detection2DArray, Object3DArray
 from visuomotor_ros.convert import (
-    camera_info_to_intrinsics,
     detection_from_msg,
-    image_to_numpy,
+    image_array,
+    intrinsics_from_camera_info,
     object_to_msg,
     stamp_to_ns,
     timings_to_msg,
@@ -57,7 +57,7 @@ class LocaliserNode(Node):
         cfg_values = declare_flat(self, LocaliserConfig().to_flat_dict())
         p = declare_flat(self, NODE_DEFAULTS)
         reject_unknown_parameters(self)
-        self._config = LocaliserConfig.from_flat_dict(cfg_values)
+        self._config = LocaliserConfig.from_flat(cfg_values)
         self._extrinsics = load_extrinsics(resolve_config_path(p["extrinsics_file"]))
         self._p = p
         self._localiser: Localiser | None = None
@@ -107,12 +107,12 @@ class LocaliserNode(Node):
     def _on_frame(self, dets: Detection2DArray, depth: Image, info: CameraInfo) -> None:
         start = time.monotonic_ns()
         try:
-            intrinsics = camera_info_to_intrinsics(info)
+            intrinsics = intrinsics_from_camera_info(info)
             if intrinsics != self._intrinsics:
                 self._localiser = Localiser(self._config, intrinsics, self._extrinsics)
                 self._intrinsics = intrinsics
             assert self._localiser is not None
-            raw = image_to_numpy(depth)
+            raw = image_array(depth)
             # 16UC1 goes in as it is: the localiser converts only the boxes it samples.
             depth_img = raw if depth.encoding in ("16UC1", "mono16") else depth_to_metres(raw, depth.encoding)
             result = self._localiser.localise([detection_from_msg(d) for d in dets.detections], depth_img)

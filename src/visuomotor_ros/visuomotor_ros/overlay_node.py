@@ -21,9 +21,9 @@ from visuomotor.geometry import CameraIntrinsics, Extrinsics, load_extrinsics
 from visuomotor.interfaces import Detection, Track, TrackState
 from visuomotor_interfaces.msg import Detection2DArray, TrackArray
 from visuomotor_ros.convert import (
-    camera_info_to_intrinsics,
     detection_from_msg,
-    image_to_numpy,
+    image_array,
+    intrinsics_from_camera_info,
     numpy_to_image,
     stamp_to_ns,
     track_from_msg,
@@ -35,7 +35,7 @@ from visuomotor_ros.sync import ApproximateTimeSync
 
 __all__ = ["OverlayNode", "draw_overlay", "main"]
 
-DEFAULTS: dict[str, Any] = {
+NODE_DEFAULTS: dict[str, Any] = {
     "extrinsics_file": "extrinsics/sim.yaml",
     "topics.color": "/camera/camera/color/image_raw",
     "topics.camera_info": "/camera/camera/color/camera_info",
@@ -83,7 +83,7 @@ def draw_overlay(
 class OverlayNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("overlay", **kwargs)
-        p = declare_flat(self, DEFAULTS)
+        p = declare_flat(self, NODE_DEFAULTS)
         reject_unknown_parameters(self)
         self._p = p
         self._extrinsics = load_extrinsics(resolve_config_path(p["extrinsics_file"]))
@@ -112,7 +112,7 @@ class OverlayNode(Node):
 
     def _on_info(self, msg: CameraInfo) -> None:
         try:
-            self._intrinsics = camera_info_to_intrinsics(msg)
+            self._intrinsics = intrinsics_from_camera_info(msg)
         except VisuomotorError as err:
             self.get_logger().warning(str(err), throttle_duration_sec=5.0)
 
@@ -122,7 +122,7 @@ class OverlayNode(Node):
             return
         image, dets, tracks = matched["image"][1], matched["detections"][1], matched["tracks"][1]
         try:
-            rgb = image_to_numpy(image)
+            rgb = image_array(image)
             if image.encoding == "bgr8":
                 rgb = rgb[:, :, ::-1]
             drawn = draw_overlay(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import logging
-import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,6 +25,7 @@ from ament_index_python.packages import PackageNotFoundError, get_package_share_
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 
+from visuomotor.config import require_range
 from visuomotor.errors import ConfigError
 
 __all__ = [
@@ -67,7 +67,7 @@ def declare_flat(node: Node, defaults: Mapping[str, Any], *, read_only: bool = T
 
     Lists keep their element type from the default; an empty default list has no element type to keep, so
     it is declared dynamically typed (a params file may give doubles or strings; the config's
-    ``from_flat_dict`` checks them). Tuples are returned as lists.
+    ``from_flat`` checks them). Tuples are returned as lists.
 
     Args:
         node: the node to declare on.
@@ -128,15 +128,6 @@ def resolve_config_path(path: str, kind: str = "config") -> Path:
         if c.is_file():
             return c
     raise ConfigError(f"{kind} file {path!r} not found; looked in: {', '.join(str(c) for c in candidates)}")
-
-
-def require_range(key: str, value: Any, low: float, high: float, unit: str = "") -> float:
-    """``value`` as a float if it is a finite number in [low, high]; ConfigError naming ``key`` otherwise."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not low <= value <= high:
-        unit = f" {unit}" if unit else ""
-        raise ConfigError(f"{key} must be a number in [{low:g}, {high:g}]{unit}, got {value!r}")
-    return float(value)
 
 
 # ---------------------------------------------------------------------------------------- params files

@@ -33,9 +33,9 @@ from visuomotor.perception import PerceptionFrame, PerceptionPipeline, Perceptio
 from visuomotor.tracking import TrackerConfig
 from visuomotor_interfaces.msg import Detection2DArray, Object3DArray, TrackArray
 from visuomotor_ros.convert import (
-    camera_info_to_intrinsics,
     detection_to_msg,
-    image_to_numpy,
+    image_array,
+    intrinsics_from_camera_info,
     ns_to_stamp,
     object_to_msg,
     stamp_to_ns,
@@ -82,11 +82,11 @@ class PerceptionNode(Node):
         reject_unknown_parameters(self)
         model = configs["detector"]["model_path"] = str(resolve_config_path(configs["detector"]["model_path"],
                                                                             "model"))
-        detector = make_detector(DetectorConfig.from_flat_dict(configs["detector"]))
+        detector = make_detector(DetectorConfig.from_flat(configs["detector"]))
         self.pipeline = PerceptionPipeline(
             detector,
-            LocaliserConfig.from_flat_dict(configs["localiser"]),
-            TrackerConfig.from_flat_dict(configs["tracker"]),
+            LocaliserConfig.from_flat(configs["localiser"]),
+            TrackerConfig.from_flat(configs["tracker"]),
             load_extrinsics(resolve_config_path(p["extrinsics_file"])),
         )
         self._frame_id = self.pipeline.localiser_config.target_frame
@@ -121,7 +121,7 @@ class PerceptionNode(Node):
     def _push(self, name: str, msg: Any) -> None:
         if name != "camera_info":  # a bad image is refused on arrival (a zero-copy view), not at its turn
             try:
-                msg = (msg, image_to_numpy(msg))
+                msg = (msg, image_array(msg))
             except VisuomotorError as err:
                 self.counts["bad_image"] += 1
                 self._log_skip(str(err))
@@ -160,7 +160,7 @@ class PerceptionNode(Node):
         (color_msg, rgb), (depth_msg, depth_img) = color, depth
         try:
             frame = PerceptionFrame(stamp_to_ns(color_msg.header.stamp), rgb, color_msg.encoding, depth_img,
-                                    depth_msg.encoding, camera_info_to_intrinsics(info))
+                                    depth_msg.encoding, intrinsics_from_camera_info(info))
         except VisuomotorError as err:
             self.counts["bad_image"] += 1
             self._log_skip(str(err))

@@ -37,13 +37,13 @@ __all__ = ["main"]
 
 def episode_targets(config_dir: Path, seed: int, episodes: int, task: str = "pick") -> list[str]:
     """The target cube's class of each seeded scene (the scene is built, not simulated)."""
-    from visuomotor.policy.closed_loop import TASK_FILES, episode_target
     from visuomotor.sim import SimConfig, SimWorld
+    from visuomotor.training.closed_loop import TASK_FILES, episode_target
 
     sim = read_params_file(config_dir / "sim.yaml", "sim", required=False)
     if TASK_FILES.get(task):
         sim |= read_params_file(config_dir / TASK_FILES[task], "sim", required=False)
-    world = SimWorld(SimConfig.from_flat_dict(sim))
+    world = SimWorld(SimConfig.from_flat(sim))
     try:
         out = []
         for s in range(seed, seed + episodes):
@@ -55,7 +55,7 @@ def episode_targets(config_dir: Path, seed: int, episodes: int, task: str = "pic
 
 
 def main(argv: list[str] | None = None) -> int:
-    from visuomotor.policy.evaluation import EVAL_SEED
+    from visuomotor.training.policy_eval import EVAL_SEED
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=int, default=20)
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     root = Path(os.environ.get("VISUOMOTOR_ROOT", Path.cwd()))
     try:
-        from visuomotor.policy.closed_loop import TASK_FILES
+        from visuomotor.training.closed_loop import TASK_FILES
 
         if args.task not in TASK_FILES:
             raise ConfigError(f"unknown --task {args.task!r}; choose one of: {', '.join(TASK_FILES)}")

@@ -41,7 +41,7 @@ from visuomotor_ros.runner import run_node
 
 __all__ = ["ScriptedPickNode", "main", "trajectory_to_msg"]
 
-DEFAULTS: dict[str, Any] = {
+NODE_DEFAULTS: dict[str, Any] = {
     "target_class": "red_cube",
     "topics.color": "/camera/camera/color/image_raw",
     "topics.joint_states": "/joint_states",
@@ -75,7 +75,7 @@ class ScriptedPickNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("parameter_overrides", [Parameter("use_sim_time", Parameter.Type.BOOL, True)])
         super().__init__("scripted_pick", **kwargs)
-        p = declare_flat(self, DEFAULTS)
+        p = declare_flat(self, NODE_DEFAULTS)
         reject_unknown_parameters(self)
         require_range("start_delay_s", p["start_delay_s"], 0.0, 600.0, "s")
         require_range("settle_after_s", p["settle_after_s"], 0.0, 600.0, "s")

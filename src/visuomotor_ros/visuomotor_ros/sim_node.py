@@ -115,7 +115,7 @@ class SimNode(Node):
         require_range("clock_rate_hz", p["clock_rate_hz"], 1.0, 10000.0, "Hz")
         require_range("lockstep_timeout_s", p["lockstep_timeout_s"], 0.001, 60.0, "s")
         self._p = p
-        self._config = SimConfig.from_flat_dict(sim_values)
+        self._config = SimConfig.from_flat(sim_values)
         self._world = SimWorld(self._config)
         self._world.reset(self._config.seed)
         if p["conveyor_start"] not in ("immediately", "on_request"):

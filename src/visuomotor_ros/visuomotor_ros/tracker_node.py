@@ -34,7 +34,7 @@ class TrackerNode(Node):
         cfg_values = declare_flat(self, TrackerConfig().to_flat_dict())
         p = declare_flat(self, NODE_DEFAULTS)
         reject_unknown_parameters(self)
-        self._config = TrackerConfig.from_flat_dict(cfg_values)
+        self._config = TrackerConfig.from_flat(cfg_values)
         self._tracker = HungarianTracker(self._config)
         self._last_stamp_ns = -1
         self.frames = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from bag_fixtures import SIM_FRAMES
 
-from visuomotor.bag import SimBagSummary, record_sim_bag
+from visuomotor.sim.recording import SimBagSummary, record_sim_bag
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from bag_fixtures import EXTRINSICS, MODEL, ROOT
 
-from visuomotor.bag import SimBagSummary
 from visuomotor.cli import main
 from visuomotor.cli.record import node_command, ros_executable
 from visuomotor.errors import ConfigError
+from visuomotor.sim.recording import SimBagSummary
 
 
 def test_offline_replay_command_writes_both_files(

@@ -10,11 +10,9 @@ import pytest
 from bag_fixtures import replay_config
 
 from visuomotor.bag import (
-    SIM_TOPICS,
     BagError,
     BagReader,
     BagWriter,
-    SimBagSummary,
     bag_typestore,
     camera_info_message,
     detect_camera_layout,
@@ -23,6 +21,7 @@ from visuomotor.bag import (
 from visuomotor.errors import VisuomotorError
 from visuomotor.geometry import CameraIntrinsics
 from visuomotor.replay import replay_offline
+from visuomotor.sim.recording import SIM_TOPICS, SimBagSummary
 
 
 def _copy(sim_bag: SimBagSummary, tmp_path: Path) -> Path:

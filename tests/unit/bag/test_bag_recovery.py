@@ -25,12 +25,10 @@ from bag_fixtures import replay_config
 from rosbags.rosbag2 import Reader
 
 from visuomotor.bag import (
-    SIM_TOPICS,
     STATE_QOS,
     BagError,
     BagReader,
     BagWriter,
-    SimBagSummary,
     bag_status,
     bag_typestore,
     repair_bag,
@@ -38,6 +36,7 @@ from visuomotor.bag import (
 )
 from visuomotor.cli import main
 from visuomotor.replay import replay_offline
+from visuomotor.sim.recording import SIM_TOPICS, SimBagSummary
 
 # A writer in its own process: BagWriter with small bounds, one String per 2 ms, the index printed after
 # each write. Killed from outside, it never closes the bag.

@@ -14,19 +14,17 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 from visuomotor.bag import (
-    SIM_TOPICS,
     BagReader,
     BagWriter,
-    SimBagSummary,
     bag_typestore,
     frame_trail_message,
-    record_sim_bag,
     string_message,
 )
 from visuomotor.interfaces import TrackState
 from visuomotor.latency import FrameTrail, StageTiming
 from visuomotor.replay import RESULT_SCHEMA, TIMING_SCHEMA, OfflineRun, replay_offline
 from visuomotor.sim import SimConfig, SimWorld
+from visuomotor.sim.recording import SIM_TOPICS, SimBagSummary, record_sim_bag
 
 
 def _confirmed_near_truth(run: OfflineRun, tolerance_m: float = 0.02) -> None:

@@ -14,12 +14,10 @@ from bag_fixtures import SIM_FRAMES
 from visuomotor.bag import (
     BAG_VERSION,
     SENSOR_QOS,
-    SIM_TOPICS,
     STATE_QOS,
     BagError,
     BagReader,
     BagWriter,
-    SimBagSummary,
     bag_typestore,
     color_array,
     depth_array_m,
@@ -27,10 +25,11 @@ from visuomotor.bag import (
     header_stamp_ns,
     image_message,
     interface_msg_dir,
-    intrinsics_from_camera_info,
     string_message,
 )
+from visuomotor.geometry import intrinsics_from_camera_info
 from visuomotor.sim import SimConfig, SimWorld
+from visuomotor.sim.recording import SIM_TOPICS, SimBagSummary
 
 
 def test_sim_bag_metadata_is_rosbag2_v9_mcap(sim_bag: SimBagSummary) -> None:

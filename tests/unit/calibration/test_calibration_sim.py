@@ -19,19 +19,16 @@ from scipy.spatial.transform import Rotation
 from visuomotor.calibration import (
     CalibrationError,
     CalibrationView,
-    SimCapture,
-    board_of,
     calibrate_views,
-    capture_sim_views,
     detect_checkerboard,
     residuals_path,
-    with_marker,
     write_calibration,
 )
 from visuomotor.cli import main
 from visuomotor.geometry import load_extrinsics
 from visuomotor.kinematics import Ur10eKinematics
 from visuomotor.sim import SimConfig, SimWorld
+from visuomotor.sim.calibration import SimCapture, board_of, capture_sim_views, with_marker
 from visuomotor.sim.scene import T_FLANGE_MARKER
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -8,9 +8,9 @@ import mujoco
 import numpy as np
 import pytest
 
-from visuomotor.calibration import with_marker
 from visuomotor.errors import ConfigError
 from visuomotor.sim import SimConfig, SimWorld, build_mjcf
+from visuomotor.sim.calibration import with_marker
 from visuomotor.sim.config import CalibrationMarkerConfig
 from visuomotor.sim.scene import CALIBRATION_MARKER_SITE, T_FLANGE_MARKER
 
@@ -20,7 +20,7 @@ def test_off_by_default_and_absent_from_the_model_and_the_parameters() -> None:
     assert not config.calibration_marker.enabled
     assert "calibration" not in build_mjcf(config)
     assert not any(key.startswith("calibration_marker") for key in config.to_flat_dict())
-    assert SimConfig.from_flat_dict(config.to_flat_dict()) == config
+    assert SimConfig.from_flat(config.to_flat_dict()) == config
 
 
 def test_enabled_marker_round_trips_through_flat_parameters() -> None:
@@ -30,7 +30,7 @@ def test_enabled_marker_round_trips_through_flat_parameters() -> None:
     flat = config.to_flat_dict()
     assert flat["calibration_marker.enabled"] is True
     assert flat["calibration_marker.squares_x"] == 9
-    assert SimConfig.from_flat_dict(flat) == config
+    assert SimConfig.from_flat(flat) == config
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,7 @@ def test_enabled_marker_round_trips_through_flat_parameters() -> None:
 )
 def test_bad_marker_values_name_the_key(flat: dict[str, object], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        SimConfig.from_flat_dict(flat)
+        SimConfig.from_flat(flat)
 
 
 def test_marker_rides_on_the_flange_and_leaves_the_physics_alone() -> None:

@@ -30,23 +30,23 @@ def test_defaults_round_trip_through_flat_dict() -> None:
     flat = cfg.to_flat_dict()
     assert flat["colour.width_px"] == 640 and flat["depth.width_px"] == 848
     assert flat["reconnect.initial_backoff_s"] == 0.25
-    assert RealSenseConfig.from_flat_dict(flat) == cfg
+    assert RealSenseConfig.from_flat(flat) == cfg
 
 
 def test_camera_yaml_maps_one_to_one_onto_the_dataclass() -> None:
     doc = yaml.safe_load(CAMERA_YAML.read_text())
     flat = _flatten_yaml(doc["camera"]["ros__parameters"])
     assert set(flat) == set(RealSenseConfig().to_flat_dict())
-    assert RealSenseConfig.from_flat_dict(flat) == RealSenseConfig(), (
+    assert RealSenseConfig.from_flat(flat) == RealSenseConfig(), (
         "config/camera.yaml must hold the defaults"
     )
 
 
 def test_partial_and_nested_dicts_keep_defaults_and_coerce_ros_types() -> None:
-    cfg = RealSenseConfig.from_flat_dict({"serial": "123456789012", "frame_timeout_s": 1, "depth.fps": 30})
+    cfg = RealSenseConfig.from_flat({"serial": "123456789012", "frame_timeout_s": 1, "depth.fps": 30})
     assert cfg.serial == "123456789012"
     assert cfg.frame_timeout_s == 1.0 and isinstance(cfg.frame_timeout_s, float)
-    nested = RealSenseConfig.from_flat_dict(
+    nested = RealSenseConfig.from_flat(
         {"colour": {"format": "bgr8"}, "timestamps": {"use_global_time": False}}
     )
     assert nested.colour.format == "bgr8" and nested.timestamps.use_global_time is False
@@ -84,4 +84,4 @@ def test_partial_and_nested_dicts_keep_defaults_and_coerce_ros_types() -> None:
 )
 def test_bad_values_name_their_dotted_key(flat: dict[str, Any], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        RealSenseConfig.from_flat_dict(flat)
+        RealSenseConfig.from_flat(flat)

@@ -27,7 +27,7 @@ from visuomotor.camera import (
 from visuomotor.errors import CameraError
 from visuomotor.geometry import CameraIntrinsics, deproject_image, deproject_pixel, depth_to_metres
 
-FAST = RealSenseConfig.from_flat_dict({"frame_timeout_s": 0.5, "reconnect.initial_backoff_s": 0.05})
+FAST = RealSenseConfig.from_flat({"frame_timeout_s": 0.5, "reconnect.initial_backoff_s": 0.05})
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_tilted_plane_with_identical_streams_is_exact_to_the_millimetre() -> Non
     n = np.array([0.3, -0.5, 1.0]) / np.linalg.norm([0.3, -0.5, 1.0])
     truth_z16 = depth_to_z16(plane_depth_m(K, n, 0.7))
     try:
-        cfg = RealSenseConfig.from_flat_dict({**FAST.to_flat_dict(), "depth.width_px": 640})
+        cfg = RealSenseConfig.from_flat({**FAST.to_flat_dict(), "depth.width_px": 640})
         with RealSenseCamera(cfg, context=sw.context) as cam:
             capture = _capture(sw, cam, plane_depth_m(K, n, 0.7))
     finally:
@@ -151,7 +151,7 @@ def test_depth_unit_and_colour_order_come_from_the_device() -> None:
     # D405-style 0.1 mm depth units and a BGR colour stream: captures are still mm and RGB.
     sw = SoftwareRealSense(depth_units_m=0.0001, colour_format="bgr8", serial="D405")
     sw.plug()
-    cfg = RealSenseConfig.from_flat_dict({"colour.format": "bgr8", "serial": "D405"})
+    cfg = RealSenseConfig.from_flat({"colour.format": "bgr8", "serial": "D405"})
     try:
         with RealSenseCamera(cfg, context=sw.context) as cam:
             capture = _capture(sw, cam, plane_depth_m(sw.depth_intrinsics, np.array([0.0, 0.0, 1.0]), 0.8))
@@ -236,7 +236,7 @@ def test_no_device_names_the_fix() -> None:
 
 
 def test_wrong_serial_lists_the_serials_found(device: SoftwareRealSense) -> None:
-    cfg = RealSenseConfig.from_flat_dict({"serial": "123456789012"})
+    cfg = RealSenseConfig.from_flat({"serial": "123456789012"})
     with pytest.raises(
         CameraError,
         match=r"no RealSense device with serial '123456789012'; connected: "
@@ -246,7 +246,7 @@ def test_wrong_serial_lists_the_serials_found(device: SoftwareRealSense) -> None
 
 
 def test_unsupported_profile_lists_what_the_device_offers(device: SoftwareRealSense) -> None:
-    cfg = RealSenseConfig.from_flat_dict({"colour.width_px": 1280, "colour.height_px": 720})
+    cfg = RealSenseConfig.from_flat({"colour.width_px": 1280, "colour.height_px": 720})
     with pytest.raises(
         CameraError,
         match=r"refused colour 1280×720@30 rgb8.*Supported: "

@@ -26,7 +26,7 @@ from visuomotor.camera import (
 )
 from visuomotor.errors import CameraError
 
-CFG = RealSenseConfig.from_flat_dict(
+CFG = RealSenseConfig.from_flat(
     {"frame_timeout_s": 0.3, "reconnect.initial_backoff_s": 0.05, "reconnect.max_backoff_s": 0.4}
 )
 
@@ -112,7 +112,7 @@ def test_repeated_unplug_replug_counts_every_reconnect(device: SoftwareRealSense
 
 
 def test_replug_during_a_long_backoff_reconnects_at_once(device: SoftwareRealSense) -> None:
-    cfg = RealSenseConfig.from_flat_dict(
+    cfg = RealSenseConfig.from_flat(
         {"frame_timeout_s": 0.3, "reconnect.initial_backoff_s": 5.0, "reconnect.max_backoff_s": 10.0}
     )
     with RealSenseCamera(cfg, context=device.context) as cam:
@@ -126,7 +126,7 @@ def test_replug_during_a_long_backoff_reconnects_at_once(device: SoftwareRealSen
 
 
 def test_lost_device_without_reconnect_raises_the_fix(device: SoftwareRealSense) -> None:
-    cfg = RealSenseConfig.from_flat_dict({"frame_timeout_s": 0.3, "reconnect.enabled": False})
+    cfg = RealSenseConfig.from_flat({"frame_timeout_s": 0.3, "reconnect.enabled": False})
     with RealSenseCamera(cfg, context=device.context) as cam:
         device.unplug()
         with pytest.raises(

@@ -50,11 +50,11 @@ from visuomotor.control.violations import (
     SelfCollisionViolation,
 )
 from visuomotor.errors import ConfigError, SafetyViolation
-from visuomotor.kinematics import UR10E_DH, DhParameters, Ur10eKinematics, forward_dh
+from visuomotor.kinematics import T_FLANGE_TCP, UR10E_DH, DhParameters, Ur10eKinematics, forward_dh
 from visuomotor.kinematics.ur10e import link_frames_batch
 from visuomotor.sim.config import SimConfig
 from visuomotor.sim.expert import ScriptedPick
-from visuomotor.sim.scene import T_FLANGE_TCP, build_mjcf
+from visuomotor.sim.scene import build_mjcf
 
 Q_HOME = np.array([-0.4, -2.2, 2.1, -1.47, -1.5708, 0.0])
 #: The issue's probe: TCP and flange above the table, the elbow 0.318 m below it.
@@ -452,11 +452,11 @@ def test_collision_codes() -> None:
 )
 def test_collision_config_errors_name_the_key(flat: dict[str, Any], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        SafetyConfig.from_flat_dict(flat)
+        SafetyConfig.from_flat(flat)
 
 
 def test_keepout_boxes_from_the_flat_list() -> None:
-    cfg = SafetyConfig.from_flat_dict({"keepout_boxes_m": [0.5, 0.5, 0, 0.7, 0.7, 1, 1, 1, 1, 2, 2, 2]})
+    cfg = SafetyConfig.from_flat({"keepout_boxes_m": [0.5, 0.5, 0, 0.7, 0.7, 1, 1, 1, 1, 2, 2, 2]})
     assert Aabb.from_flat(cfg.keepout_boxes_m) == (
         Aabb((0.5, 0.5, 0.0), (0.7, 0.7, 1.0)),
         Aabb((1.0, 1.0, 1.0), (2.0, 2.0, 2.0)),

@@ -9,15 +9,18 @@ import pytest
 
 from visuomotor.control import HOLD, TARGET, TRAJECTORY, Commander, SafetyConfig, StreamingCommander
 from visuomotor.errors import ConfigError
-from visuomotor.kinematics import Ur10eKinematics
+from visuomotor.kinematics import T_FLANGE_TCP, Ur10eKinematics
 from visuomotor.latency import LatencyRecorder
-from visuomotor.sim.jtc import JointTrajectoryFollower, interpolate_trajectory
-from visuomotor.sim.scene import T_FLANGE_TCP
+from visuomotor.sim.jtc import JointTrajectoryCommand, JointTrajectoryFollower, interpolate_trajectory
 
 Q_HOME = np.array([-0.4, -2.2, 2.1, -1.47, -1.5708, 0.0])
 KIN = Ur10eKinematics(T_flange_tcp=T_FLANGE_TCP)
 NOW = 50_000_000_000
 STEP_S = 0.1
+
+
+def _jtc(cmd: Any) -> JointTrajectoryCommand:
+    return JointTrajectoryCommand(cmd.joint_names, cmd.times_s, cmd.positions, cmd.velocities)
 
 
 def commander(**overrides: Any) -> Commander:
@@ -85,7 +88,7 @@ def test_hold_is_at_the_current_joints_and_leaves_the_gripper_alone() -> None:
     np.testing.assert_array_equal(cmd.velocities, 0.0)
     assert cmd.gripper is None and cmd.publish and cmd.times_s.tolist() == [0.2]
     assert c.holding
-    hold_traj = cmd.to_trajectory_command()  # what the sim's JTC emulation accepts
+    hold_traj = _jtc(cmd)  # what the sim's JTC emulation accepts
     assert hold_traj.positions.shape == (1, 6)
 
 
@@ -233,7 +236,7 @@ def test_accepted_trajectory_runs_in_the_sim_jtc_emulation() -> None:
     cmd = plan(commander(), line_chunk())
     follower = JointTrajectoryFollower()
     follower.hold(Q_HOME)
-    follower.start(cmd.to_trajectory_command(), 0.0)
+    follower.start(_jtc(cmd), 0.0)
     q_end, _ = follower.sample(cmd.times_s[-1] + 0.1)
     np.testing.assert_allclose(q_end, cmd.positions[-1])
 

@@ -19,13 +19,13 @@ SAFETY_YAML = Path(__file__).resolve().parents[3] / "config" / "safety.yaml"
 def test_safety_yaml_maps_one_to_one_onto_the_dataclass() -> None:
     params = yaml.safe_load(SAFETY_YAML.read_text())["commander"]["ros__parameters"]
     assert set(params) == set(SafetyConfig().to_flat_dict())
-    assert SafetyConfig.from_flat_dict(params) == SafetyConfig(), "config/safety.yaml must hold the defaults"
+    assert SafetyConfig.from_flat(params) == SafetyConfig(), "config/safety.yaml must hold the defaults"
 
 
 def test_defaults_are_on_and_conservative() -> None:
     cfg = SafetyConfig()
     assert cfg.enabled and not cfg.dry_run
-    assert SafetyConfig.from_flat_dict(cfg.to_flat_dict()) == cfg
+    assert SafetyConfig.from_flat(cfg.to_flat_dict()) == cfg
     v = np.array(cfg.joint_velocity_limits_rad_s)
     assert (v < np.array(UR10E_MAX_JOINT_SPEED_RAD_S)).all()
     np.testing.assert_allclose(v, [1.0, 1.0, 1.5, 2.0, 2.0, 2.0])
@@ -36,13 +36,13 @@ def test_defaults_are_on_and_conservative() -> None:
 
 def test_disabling_needs_the_loud_key_and_falls_back_to_hardware_limits(caplog: Any) -> None:
     with caplog.at_level(logging.WARNING):
-        cfg = SafetyConfig.from_flat_dict({"unsafe_disable_safety": True})
+        cfg = SafetyConfig.from_flat({"unsafe_disable_safety": True})
     assert not cfg.enabled
     assert "SAFETY DISABLED" in caplog.text
     np.testing.assert_allclose(cfg.velocity_limits_rad_s(), UR10E_MAX_JOINT_SPEED_RAD_S)
     np.testing.assert_allclose(cfg.joint_limits_rad()[2], [-np.pi, np.pi])
     with pytest.raises(ConfigError, match="unknown commander parameter 'enabled'"):
-        SafetyConfig.from_flat_dict({"enabled": False})
+        SafetyConfig.from_flat({"enabled": False})
 
 
 @pytest.mark.parametrize(
@@ -74,4 +74,4 @@ def test_disabling_needs_the_loud_key_and_falls_back_to_hardware_limits(caplog: 
 )
 def test_bad_values_name_the_key(flat: dict[str, Any], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        SafetyConfig.from_flat_dict(flat)
+        SafetyConfig.from_flat(flat)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from visuomotor.control import SafetyConfig, StateMonitor
-from visuomotor.kinematics import Ur10eKinematics
-from visuomotor.sim.world import T_FLANGE_TCP
+from visuomotor.kinematics import T_FLANGE_TCP, Ur10eKinematics
 
 HOME = np.array([-0.4, -2.2, 2.1, -1.47, -1.5708, 0.0])  # TCP ≈ (0.37, 0.03, 0.46)
 KIN = Ur10eKinematics(T_flange_tcp=T_FLANGE_TCP)

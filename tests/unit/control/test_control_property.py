@@ -14,9 +14,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from visuomotor.control import Commander, SafetyConfig
-from visuomotor.kinematics import Ur10eKinematics
+from visuomotor.kinematics import T_FLANGE_TCP, Ur10eKinematics
 from visuomotor.sim.jtc import interpolate_trajectory
-from visuomotor.sim.scene import T_FLANGE_TCP
 from visuomotor.sim.world import top_down_tcp_pose
 
 Q_HOME = np.array([-0.4, -2.2, 2.1, -1.47, -1.5708, 0.0])

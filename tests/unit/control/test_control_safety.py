@@ -25,8 +25,7 @@ from visuomotor.control import (
     WorkspaceViolation,
 )
 from visuomotor.errors import SafetyViolation
-from visuomotor.kinematics import Ur10eKinematics
-from visuomotor.sim.scene import T_FLANGE_TCP
+from visuomotor.kinematics import T_FLANGE_TCP, Ur10eKinematics
 from visuomotor.sim.world import top_down_tcp_pose
 
 Q_HOME = np.array([-0.4, -2.2, 2.1, -1.47, -1.5708, 0.0])  # TCP at (0.370, 0.033, 0.457) m, pointing down

@@ -19,8 +19,7 @@ from visuomotor.control.state import (
     joint_state_from_arrays,
 )
 from visuomotor.control.violations import InvalidJointState
-from visuomotor.kinematics import UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES
-from visuomotor.sim.scene import T_FLANGE_TCP
+from visuomotor.kinematics import T_FLANGE_TCP, UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES
 
 Q_HOME = [-0.4, -2.2, 2.1, -1.47, -1.5708, 0.0]
 NAMES = [*UR10E_JOINT_NAMES, "gripper_joint"]

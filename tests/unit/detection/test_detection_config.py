@@ -15,14 +15,14 @@ PARAMS = Path(__file__).resolve().parents[3] / "config" / "detector.yaml"
 
 def test_shipped_params_file_maps_onto_the_defaults() -> None:
     params = yaml.safe_load(PARAMS.read_text())["detector"]["ros__parameters"]
-    config = DetectorConfig.from_flat_dict(params)
+    config = DetectorConfig.from_flat(params)
     assert config == DetectorConfig()
     assert set(params) <= set(config.to_flat_dict())
-    assert DetectorConfig.from_flat_dict(config.to_flat_dict()) == config
+    assert DetectorConfig.from_flat(config.to_flat_dict()) == config
 
 
-def test_from_flat_dict_coerces_ros_types() -> None:
-    c = DetectorConfig.from_flat_dict(
+def test_from_flat_coerces_ros_types() -> None:
+    c = DetectorConfig.from_flat(
         {"score_threshold": 1, "providers": ["cuda", "cpu"], "class_names": ["a", "b"]}
     )
     assert c.score_threshold == 1.0 and isinstance(c.score_threshold, float)
@@ -50,12 +50,12 @@ def test_from_flat_dict_coerces_ros_types() -> None:
 )
 def test_bad_parameters_name_the_key(params: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        DetectorConfig.from_flat_dict(params)
+        DetectorConfig.from_flat(params)
 
 
-def test_from_flat_dict_needs_a_mapping() -> None:
+def test_from_flat_needs_a_mapping() -> None:
     with pytest.raises(ConfigError, match="must be a mapping"):
-        DetectorConfig.from_flat_dict([("arch", "yolo")])  # type: ignore[arg-type]
+        DetectorConfig.from_flat([("arch", "yolo")])  # type: ignore[arg-type]
 
 
 def test_detection_result_totals() -> None:

@@ -15,7 +15,11 @@ import numpy as np
 import pytest
 
 from visuomotor.cli import dataset as dataset_cli
-from visuomotor.detection.dataset import (
+from visuomotor.errors import ConfigError
+from visuomotor.sim import SimConfig, SimWorld
+from visuomotor.sim.randomize import DomainRandomizer, RandomizationConfig, rotation_about
+from visuomotor.sim.scene import CUBE_CLASSES
+from visuomotor.training.detector_data import (
     CLASS_NAMES,
     DatasetConfig,
     FrameRenderer,
@@ -26,10 +30,6 @@ from visuomotor.detection.dataset import (
     project_points,
     scene_seed,
 )
-from visuomotor.errors import ConfigError
-from visuomotor.sim import SimConfig, SimWorld
-from visuomotor.sim.randomize import DomainRandomizer, RandomizationConfig, rotation_about
-from visuomotor.sim.scene import CUBE_CLASSES
 
 SMALL = DatasetConfig(width_px=320, height_px=240, num_cubes=3, num_distractors=3)
 
@@ -127,7 +127,7 @@ def test_visibility_rules_drop_hidden_objects_and_trim_occluded_sides() -> None:
 
 
 def test_randomizer_is_reproducible_bounded_and_restorable() -> None:
-    world = SimWorld(SimConfig.from_flat_dict({"scene.num_distractors": 4}))
+    world = SimWorld(SimConfig.from_flat({"scene.num_distractors": 4}))
     T0 = world.T_base_link_camera
     randomizer = DomainRandomizer(world)
     poses = []
@@ -197,7 +197,7 @@ def test_build_dataset_writes_yolo_coco_meta_and_yaml(tmp_path: Path) -> None:
 
 
 def test_coco_ground_truth_boxes_are_xywh() -> None:
-    from visuomotor.detection.dataset import BoxLabel
+    from visuomotor.training.detector_data import BoxLabel
 
     coco = coco_ground_truth(
         [("a.jpg", 640, 480, [BoxLabel("bin", 3, (10.0, 20.0, 40.0, 60.0), 1.0, False)])]
@@ -210,7 +210,7 @@ def test_dataset_config_rejects_bad_values() -> None:
     with pytest.raises(ConfigError, match="image_format"):
         DatasetConfig(image_format="bmp")
     with pytest.raises(ConfigError, match="num_distractors"):
-        SimConfig.from_flat_dict({"scene.num_distractors": 99})
+        SimConfig.from_flat({"scene.num_distractors": 99})
 
 
 def test_cli_renders_both_splits_with_depth(tmp_path: Path) -> None:

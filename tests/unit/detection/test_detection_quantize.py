@@ -13,7 +13,7 @@ from visuomotor.detection import DetectorConfig, DetectorError, OnnxYoloDetector
 onnx = pytest.importorskip("onnx", reason="quantisation needs the onnx package (pip install onnx)")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from visuomotor.detection.quantize import head_decode_nodes, quantize_yolo  # noqa: E402
+from visuomotor.training.quantize import head_decode_nodes, quantize_yolo  # noqa: E402
 
 # Without VNNI, onnxruntime's x86 U8S8 kernels add pairs of u8 × s8 products in int16 (VPMADDUBSW):
 # exact only while 2 · 255 · |w| ≤ 32767, i.e. |w| ≤ 64 (7-bit reduce_range weights).

@@ -17,7 +17,7 @@ import pytest
 
 from visuomotor.cli import main as visuomotor_main
 from visuomotor.detection import PIXEL_CENTRE_OFFSET, DetectorConfig, make_detector
-from visuomotor.detection.evaluation import EVAL_SEED, LabelledFrame, render_frames
+from visuomotor.training.detector_eval import EVAL_SEED, LabelledFrame, render_frames
 
 # VISUOMOTOR_DETECTOR_MODELS points the checks at another folder (e.g. a fresh training run).
 MODELS = Path(os.environ.get("VISUOMOTOR_DETECTOR_MODELS", Path(__file__).resolve().parents[3] / "models"))

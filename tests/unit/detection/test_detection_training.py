@@ -16,20 +16,20 @@ from pathlib import Path
 import pytest
 
 from visuomotor.cli import train as train_cli
-from visuomotor.detection.dataset import CLASS_NAMES, DatasetConfig, build_dataset
-from visuomotor.detection.training import (
+from visuomotor.errors import ConfigError
+from visuomotor.training.detector import (
     LICENCE_NOTE,
     RTDETR_SHARED_LAYERS,
     RTDETR_V8N_YAML,
     OnnxInfo,
     TrainConfig,
-    TrainError,
     apply_offline_settings,
     read_curve,
     write_model_card,
     write_train_data_yaml,
 )
-from visuomotor.errors import ConfigError
+from visuomotor.training.detector_data import CLASS_NAMES, DatasetConfig, build_dataset
+from visuomotor.training.errors import TrainError
 
 TINY = DatasetConfig(width_px=160, height_px=120, num_cubes=3, num_distractors=2)
 
@@ -172,7 +172,7 @@ def _train_cli(*args: str, cwd: Path) -> str:
 def test_one_epoch_yolo_then_rtdetr_export_onnx(tiny_dataset: Path, tmp_path: Path) -> None:
     if importlib.util.find_spec("ultralytics") is None or importlib.util.find_spec("torch") is None:
         pytest.skip("training extras (torch, ultralytics) are not installed")
-    from visuomotor.detection.training import onnx_info
+    from visuomotor.training.detector import onnx_info
 
     common = [
         "--data",

@@ -33,7 +33,7 @@ from visuomotor.detection import (  # noqa: E402
     OnnxYoloDetector,
     make_detector,
 )
-from visuomotor.detection.evaluation import EVAL_SEED, render_frames  # noqa: E402
+from visuomotor.training.detector_eval import EVAL_SEED, render_frames  # noqa: E402
 
 # The exporter (torch.onnx tracing) warns about its own internals; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore")

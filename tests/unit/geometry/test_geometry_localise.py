@@ -198,8 +198,8 @@ def test_config_round_trips_through_flat_dict() -> None:
     cfg = LocaliserConfig()
     flat = cfg.to_flat_dict()
     assert flat["class_names"] == ["red_cube", "green_cube", "blue_cube", "bin"]
-    assert LocaliserConfig.from_flat_dict(flat) == cfg
-    custom = LocaliserConfig.from_flat_dict({"min_depth_m": 0, "class_names": ["a"], "class_sizes_m": [1]})
+    assert LocaliserConfig.from_flat(flat) == cfg
+    custom = LocaliserConfig.from_flat({"min_depth_m": 0, "class_names": ["a"], "class_sizes_m": [1]})
     assert custom.min_depth_m == 0.0 and isinstance(custom.min_depth_m, float)
     assert custom.class_sizes_m == (1.0,)
 
@@ -207,7 +207,7 @@ def test_config_round_trips_through_flat_dict() -> None:
 def test_localiser_yaml_maps_one_to_one_onto_the_defaults() -> None:
     params = yaml.safe_load(LOCALISER_YAML.read_text())["localiser"]["ros__parameters"]
     assert set(params) == set(LocaliserConfig().to_flat_dict())
-    assert LocaliserConfig.from_flat_dict(params) == LocaliserConfig()
+    assert LocaliserConfig.from_flat(params) == LocaliserConfig()
 
 
 @pytest.mark.parametrize(
@@ -237,4 +237,4 @@ def test_localiser_yaml_maps_one_to_one_onto_the_defaults() -> None:
 )
 def test_bad_values_name_the_key(flat: dict[str, Any], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        LocaliserConfig.from_flat_dict(flat)
+        LocaliserConfig.from_flat(flat)

@@ -31,6 +31,7 @@ from launch_emulator import (
     stand_ins,
 )
 
+from visuomotor.errors import ConfigError
 from visuomotor.geometry import CameraIntrinsics, load_extrinsics
 from visuomotor_ros import commander_node, detector_node, latency_monitor, localiser_node
 
@@ -192,13 +193,22 @@ def test_robot_needs_an_address_and_a_readable_extrinsics_file(tmp_path: Path) -
         run_launch_file(LAUNCH_DIR / "robot.launch.py")
     with pytest.raises(ValueError, match="robot_ip is empty"):
         launch("robot.launch.py", robot_ip=" ")
-    with pytest.raises(FileNotFoundError, match=r"extrinsics file '/nowhere/cam\.yaml' not found"):
+    with pytest.raises(ConfigError, match=r"cannot read the extrinsics file '/nowhere/cam\.yaml'"):
         launch("robot.launch.py", extrinsics="/nowhere/cam.yaml")
+    # Read as the nodes read it (one reader): a 4×4 matrix is fine, an ambiguous file is refused.
+    T = np.eye(4)
+    T[:3, 3] = (0.1, 0.2, 1.0)
     matrix = tmp_path / "matrix.yaml"
     matrix.write_text(yaml.safe_dump({"parent_frame": "base_link", "child_frame": "cam",
-                                      "translation_m": [0, 0, 1], "matrix": np.eye(4).tolist()}))
-    with pytest.raises(ValueError, match="not a matrix"):
-        launch("robot.launch.py", extrinsics=str(matrix))
+                                      "matrix": T.tolist()}))
+    tf = launch("robot.launch.py", extrinsics=str(matrix)).node("static_transform_publisher")
+    values = dict(zip(tf.arguments[::2], tf.arguments[1::2], strict=True))
+    np.testing.assert_allclose([float(values[k]) for k in ("--x", "--y", "--z")], T[:3, 3], atol=1e-12)
+    both = tmp_path / "both.yaml"
+    both.write_text(yaml.safe_dump({"parent_frame": "base_link", "child_frame": "cam",
+                                    "translation_m": [0, 0, 1], "matrix": np.eye(4).tolist()}))
+    with pytest.raises(ConfigError, match="translation_m must not be given with matrix"):
+        launch("robot.launch.py", extrinsics=str(both))
 
 
 def test_gazebo_camera_matches_the_sim_camera_and_the_bridges_land_on_our_topics() -> None:
@@ -225,7 +235,7 @@ def test_gazebo_camera_matches_the_sim_camera_and_the_bridges_land_on_our_topics
     assert routes == {f"{gz_prefix}/image": detector_node.NODE_DEFAULTS["topics.color"],
                       f"{gz_prefix}/depth_image": localiser_node.NODE_DEFAULTS["topics.depth"],
                       f"{gz_prefix}/camera_info": localiser_node.NODE_DEFAULTS["topics.camera_info"]}
-    assert latency_monitor.DEFAULTS["source_topic"] == routes[f"{gz_prefix}/camera_info"]
+    assert latency_monitor.NODE_DEFAULTS["source_topic"] == routes[f"{gz_prefix}/camera_info"]
 
     # The Gazebo camera sits at the sim extrinsics' pose (link x = optical z) with the sim's intrinsics.
     ext = load_extrinsics(CONFIG / "extrinsics" / "sim.yaml")

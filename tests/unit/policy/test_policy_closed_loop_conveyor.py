@@ -10,8 +10,8 @@ import pytest
 
 from visuomotor.cli import main as cli_main
 from visuomotor.policy import ActOnnxPolicy, PolicyError
-from visuomotor.policy.closed_loop import ClosedLoopConfig, SimClosedLoop, evaluate_closed_loop
-from visuomotor.policy.evaluation import EVAL_SEED
+from visuomotor.training.closed_loop import ClosedLoopConfig, SimClosedLoop, evaluate_closed_loop
+from visuomotor.training.policy_eval import EVAL_SEED
 
 ROOT = Path(__file__).resolve().parents[3]
 

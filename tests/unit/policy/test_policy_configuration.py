@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[3]
         ),
         ({"n_action_steps": 4}, "ActConfig.temporal_ensembling .* ActConfig.n_action_steps must be 1"),
         ({"chunk_size": 0}, "ActConfig.chunk_size must be an integer"),
-        ({"kl_weight": -1.0}, "ActConfig.kl_weight must be in"),
+        ({"kl_weight": -1.0}, r"ActConfig.kl_weight must be a number in \[0, 1e\+06\]"),
         ({"dropout": 1.0}, "ActConfig.dropout"),
         ({"control_period_s": 0.0}, "ActConfig.control_period_s"),
     ],

@@ -11,10 +11,10 @@ import pytest
 
 from visuomotor.errors import ConfigError
 from visuomotor.policy import ACTION_DIM, ActConfig, ActOnnxPolicy, NormStats, PolicyError
-from visuomotor.policy.conveyor import ConveyorExpert, intercept_point
-from visuomotor.policy.demos import PHASES, DemoConfig, ExpertParams, load_episodes, record_demos
 from visuomotor.policy.observation import CONVEYOR_OBS_DIM, CONVEYOR_OBS_LAYOUT
-from visuomotor.policy.sim_env import ObservationNoise, PickEnv
+from visuomotor.sim.pick_task import ObservationNoise, PickEnv
+from visuomotor.training.conveyor_expert import ConveyorExpert, intercept_point
+from visuomotor.training.policy_demos import PHASES, DemoConfig, ExpertParams, load_episodes, record_demos
 
 
 def test_intercept_point_solves_the_meeting_time() -> None:
@@ -31,7 +31,7 @@ def test_intercept_point_solves_the_meeting_time() -> None:
 
 def test_the_intercepting_expert_grasps_the_moving_cube_centred() -> None:
     env = PickEnv(0.1, task="conveyor")
-    from visuomotor.policy.demos import _home_yaw
+    from visuomotor.training.policy_demos import _home_yaw
 
     for seed, speed in ((0, 0.05), (1, 0.15)):
         env.reset(seed, conveyor_speed_m_s=speed)
@@ -77,8 +77,8 @@ def test_conveyor_demos_round_trip_with_their_layout(tmp_path: Path) -> None:
 
 def test_a_conveyor_model_exports_and_the_runtime_checks_the_task(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    from visuomotor.policy.modeling import ActModel
-    from visuomotor.policy.training import export_onnx
+    from visuomotor.training.policy import export_onnx
+    from visuomotor.training.policy_model import ActModel
 
     tiny = ActConfig(chunk_size=4, d_model=16, n_heads=2, dim_feedforward=32, latent_dim=4, dropout=0.0)
     torch.manual_seed(0)

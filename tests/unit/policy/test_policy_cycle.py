@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from visuomotor.interfaces import Track, TrackState
-from visuomotor.kinematics import Ur10eKinematics
+from visuomotor.kinematics import T_FLANGE_TCP, Ur10eKinematics
 from visuomotor.policy import ActOnnxPolicy, PolicyConfig, pose_from_action
 from visuomotor.policy.cycle import DONE, HOME, PICK, PickCycle
-from visuomotor.sim.world import T_FLANGE_TCP
 
 ROOT = Path(__file__).resolve().parents[3]
 KIN = Ur10eKinematics(T_flange_tcp=T_FLANGE_TCP)

@@ -10,7 +10,8 @@ import pytest
 
 from visuomotor.errors import ConfigError
 from visuomotor.policy import ACTION_DIM, OBS_DIM, PolicyError, pose_from_action
-from visuomotor.policy.demos import (
+from visuomotor.sim.pick_task import ObservationNoise, PickEnv
+from visuomotor.training.policy_demos import (
     PHASES,
     DemoConfig,
     ExpertParams,
@@ -18,7 +19,6 @@ from visuomotor.policy.demos import (
     record_demos,
     record_episode,
 )
-from visuomotor.policy.sim_env import ObservationNoise, PickEnv
 
 
 def test_two_recorded_episodes_succeed_with_consistent_shapes(tmp_path: Path) -> None:

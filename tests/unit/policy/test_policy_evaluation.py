@@ -10,9 +10,9 @@ import pytest
 
 from visuomotor.kinematics import Ur10eKinematics
 from visuomotor.policy import ActOnnxPolicy
-from visuomotor.policy.demos import ClosedLoopExpert, ExpertParams
-from visuomotor.policy.evaluation import EVAL_SEED, evaluate_policy
 from visuomotor.sim import SimConfig, SimWorld
+from visuomotor.training.policy_demos import ClosedLoopExpert, ExpertParams
+from visuomotor.training.policy_eval import EVAL_SEED, evaluate_policy
 
 ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = ROOT / "models" / "act_pick.onnx"

@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 
 from visuomotor.interfaces import Track, TrackState
-from visuomotor.kinematics import Ur10eKinematics
+from visuomotor.kinematics import T_FLANGE_TCP, Ur10eKinematics
 from visuomotor.policy import PolicyConfig, PolicyError
 from visuomotor.policy.cycle import PickCycle
 from visuomotor.policy.latency import ClockRate, LinearMotionFit, aim_point, frame_latency_s, trail_latency_s
 from visuomotor.policy.observation import CONVEYOR_OBS_LAYOUT, build_observation
 from visuomotor.policy.targets import MovingTarget
-from visuomotor.sim import T_FLANGE_TCP
 
 MS = 1_000_000
 CONVEYOR = PolicyConfig(task="conveyor", model_path="models/act_conveyor.onnx")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from visuomotor.policy import OBS_DIM, PolicyError, action_from_pose
-from visuomotor.policy.sim_env import ObservationNoise, PickEnv, cube_in_bin
 from visuomotor.sim import top_down_tcp_pose
+from visuomotor.sim.pick_task import ObservationNoise, PickEnv, cube_in_bin
 
 
 def test_observation_is_ground_truth_without_noise_and_biased_with_it() -> None:

@@ -10,9 +10,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from visuomotor.policy import ACTION_DIM, OBS_DIM, ActConfig, ActOnnxPolicy, NormStats  # noqa: E402
-from visuomotor.policy.demos import Episode  # noqa: E402
-from visuomotor.policy.modeling import ActModel, act_loss  # noqa: E402
-from visuomotor.policy.training import build_chunks, export_onnx  # noqa: E402
+from visuomotor.training.policy import build_chunks, export_onnx  # noqa: E402
+from visuomotor.training.policy_demos import Episode  # noqa: E402
+from visuomotor.training.policy_model import ActModel, act_loss  # noqa: E402
 
 TINY = ActConfig(chunk_size=4, d_model=16, n_heads=2, dim_feedforward=32, latent_dim=4, dropout=0.0)
 
@@ -71,8 +71,8 @@ def test_export_matches_torch_and_loads_in_the_runtime(tmp_path: Path) -> None:
 
 def test_fk_features_match_the_kinematics_module() -> None:
     from visuomotor.kinematics import Ur10eKinematics
-    from visuomotor.policy.modeling import FK_SCALE_M, TcpFeatures
     from visuomotor.sim import SimWorld
+    from visuomotor.training.policy_model import FK_SCALE_M, TcpFeatures
 
     kin = Ur10eKinematics(T_flange_tcp=SimWorld.T_FLANGE_TCP)
     rng = np.random.default_rng(4)

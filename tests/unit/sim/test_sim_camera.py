@@ -136,7 +136,7 @@ def test_deprojection_matches_ray_casts_across_the_image(world: SimWorld) -> Non
 
 def test_noisy_render_has_holes_at_edges_and_range_growing_noise() -> None:
     exact_world = SimWorld()
-    noisy_world = SimWorld(SimConfig.from_flat_dict({"depth_noise.enabled": True}))
+    noisy_world = SimWorld(SimConfig.from_flat({"depth_noise.enabled": True}))
     try:
         exact = exact_world.render().depth_m
         noisy = noisy_world.render()

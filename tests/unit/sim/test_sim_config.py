@@ -30,11 +30,11 @@ def test_defaults_round_trip_through_flat_dict() -> None:
     flat = cfg.to_flat_dict()
     assert flat["camera.fovy_deg"] == 60.0
     assert flat["scene.workspace_x_m"] == [0.4, 0.9]
-    assert SimConfig.from_flat_dict(flat) == cfg
+    assert SimConfig.from_flat(flat) == cfg
 
 
 def test_partial_dict_keeps_defaults_and_coerces_ros_types() -> None:
-    cfg = SimConfig.from_flat_dict({"seed": 7, "camera.fovy_deg": 58, "scene.bin_size_m": [0.3, 0.3, 0.12]})
+    cfg = SimConfig.from_flat({"seed": 7, "camera.fovy_deg": 58, "scene.bin_size_m": [0.3, 0.3, 0.12]})
     assert cfg.seed == 7
     assert cfg.camera.fovy_deg == 58.0 and isinstance(cfg.camera.fovy_deg, float)
     assert cfg.scene.bin_size_m == (0.3, 0.3, 0.12)
@@ -42,17 +42,17 @@ def test_partial_dict_keeps_defaults_and_coerces_ros_types() -> None:
 
 
 def test_nested_dicts_are_accepted_like_dotted_keys() -> None:
-    nested = SimConfig.from_flat_dict({"camera": {"fovy_deg": 58.0}, "scene": {"num_cubes": 4}})
-    assert nested == SimConfig.from_flat_dict({"camera.fovy_deg": 58.0, "scene.num_cubes": 4})
+    nested = SimConfig.from_flat({"camera": {"fovy_deg": 58.0}, "scene": {"num_cubes": 4}})
+    assert nested == SimConfig.from_flat({"camera.fovy_deg": 58.0, "scene.num_cubes": 4})
     with pytest.raises(ConfigError, match=r"unknown sim parameter 'camera\.fov'"):
-        SimConfig.from_flat_dict({"camera": {"fov": 58.0}})
+        SimConfig.from_flat({"camera": {"fov": 58.0}})
 
 
 def test_sim_yaml_maps_one_to_one_onto_the_dataclass() -> None:
     doc = yaml.safe_load(SIM_YAML.read_text())
     flat = _flatten_yaml(doc["sim"]["ros__parameters"])
     assert set(flat) == set(SimConfig().to_flat_dict())
-    cfg = SimConfig.from_flat_dict(flat)
+    cfg = SimConfig.from_flat(flat)
     assert cfg == SimConfig(), "config/sim.yaml must hold the dataclass defaults"
     assert cfg.publish_rate_hz == 30.0
 
@@ -99,7 +99,7 @@ def test_sim_yaml_maps_one_to_one_onto_the_dataclass() -> None:
 )
 def test_bad_values_name_the_key(flat: dict[str, Any], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        SimConfig.from_flat_dict(flat)
+        SimConfig.from_flat(flat)
 
 
 def test_config_error_is_a_value_error() -> None:

@@ -101,5 +101,5 @@ def test_conveyor_config_errors_name_the_key(kwargs: dict, match: str) -> None:
 def test_more_belt_cubes_than_cubes_is_an_error() -> None:
     with pytest.raises(ConfigError, match=r"conveyor\.cubes \(4\) cannot exceed scene\.num_cubes \(3\)"):
         SimConfig(scene=SceneConfig(num_cubes=3), conveyor=ConveyorConfig(cubes=4, spawn_y_m=(0.7, 0.8)))
-    flat = SimConfig.from_flat_dict({"conveyor.speed_m_s": 0.1}).to_flat_dict()
+    flat = SimConfig.from_flat({"conveyor.speed_m_s": 0.1}).to_flat_dict()
     assert flat["conveyor.speed_m_s"] == 0.1 and flat["conveyor.y_range_m"] == [-0.25, 0.9]

@@ -8,9 +8,9 @@ import mujoco
 import numpy as np
 import pytest
 
-from visuomotor.kinematics import UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES, Ur10eKinematics
+from visuomotor.kinematics import T_FLANGE_TCP, UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES, Ur10eKinematics
 from visuomotor.sim import SimConfig, SimWorld, build_mjcf
-from visuomotor.sim.scene import GRIPPER_ACTUATOR, T_FLANGE_TCP
+from visuomotor.sim.scene import GRIPPER_ACTUATOR
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_table_top_is_z_zero_and_the_robot_stands_at_the_origin(world: SimWorld)
 
 
 def test_mjcf_scales_with_the_config() -> None:
-    cfg = SimConfig.from_flat_dict({"scene.num_cubes": 5, "camera.width_px": 320, "camera.height_px": 240})
+    cfg = SimConfig.from_flat({"scene.num_cubes": 5, "camera.width_px": 320, "camera.height_px": 240})
     model = mujoco.MjModel.from_xml_string(build_mjcf(cfg))
     names = [model.body(i).name for i in range(model.nbody)]
     assert [n for n in names if "cube" in n] == [

@@ -191,7 +191,7 @@ def test_step_argument_and_time(world: SimWorld) -> None:
 
 
 def test_placement_failure_is_a_clear_sim_error() -> None:
-    cfg = SimConfig.from_flat_dict(
+    cfg = SimConfig.from_flat(
         {"scene.num_cubes": 12, "scene.workspace_x_m": [0.5, 0.6], "scene.workspace_y_m": [0.0, 0.1]}
     )
     with pytest.raises(SimError, match="could not place 12 cubes"):
@@ -199,7 +199,7 @@ def test_placement_failure_is_a_clear_sim_error() -> None:
 
 
 def test_colour_jitter_varies_within_class() -> None:
-    world = SimWorld(SimConfig.from_flat_dict({"scene.cube_color_jitter": 0.1}))
+    world = SimWorld(SimConfig.from_flat({"scene.cube_color_jitter": 0.1}))
     geoms = [mujoco.mj_name2id(world.model, mujoco.mjtObj.mjOBJ_GEOM, o.name) for o in world.objects()[:3]]
     first = world.model.geom_rgba[geoms].copy()
     world.reset(1)

@@ -215,11 +215,11 @@ def test_far_detections_are_gated_into_new_tracks() -> None:
 
 def test_config_round_trips_and_matches_tracker_yaml() -> None:
     cfg = TrackerConfig()
-    assert TrackerConfig.from_flat_dict(cfg.to_flat_dict()) == cfg
+    assert TrackerConfig.from_flat(cfg.to_flat_dict()) == cfg
     params = yaml.safe_load(TRACKER_YAML.read_text())["tracker"]["ros__parameters"]
     assert set(params) == set(cfg.to_flat_dict())
-    assert TrackerConfig.from_flat_dict(params) == cfg
-    custom = TrackerConfig.from_flat_dict({"lost_timeout_s": 2, "cost_metric": "euclidean"})
+    assert TrackerConfig.from_flat(params) == cfg
+    custom = TrackerConfig.from_flat({"lost_timeout_s": 2, "cost_metric": "euclidean"})
     assert custom.lost_timeout_s == 2.0 and isinstance(custom.lost_timeout_s, float)
 
 
@@ -244,4 +244,4 @@ def test_config_round_trips_and_matches_tracker_yaml() -> None:
 )
 def test_bad_values_name_the_key(flat: dict[str, Any], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        TrackerConfig.from_flat_dict(flat)
+        TrackerConfig.from_flat(flat)

@@ -4,10 +4,10 @@ Built on rosbags: :class:`BagWriter` and :class:`BagReader` wrap its rosbag2 wri
 typestore (ROS 2 Kilted + ``visuomotor_interfaces``) and one error type, :class:`BagError`;
 :mod:`~visuomotor.bag.camera` finds the camera topics of a bag (our sim, realsense2_camera, ur_robot_driver)
 and pairs colour with depth by stamp; :mod:`~visuomotor.bag.messages` builds messages from core values;
-:func:`record_sim_bag` renders the sim into a bag; :func:`bag_status` and :func:`repair_bag` (``visuomotor bag
+:func:`bag_status` and :func:`repair_bag` (``visuomotor bag
 info|repair``) report on and mend a bag whose recording was killed or whose chunks are corrupt
 (:mod:`~visuomotor.bag.mcap_scan` walks an MCAP file without its index). Replaying a bag through the pipeline
-lives in :mod:`visuomotor.replay`.
+lives in :mod:`visuomotor.replay`; rendering the sim into a bag in :mod:`visuomotor.sim.recording`.
 """
 
 from visuomotor.bag.camera import (
@@ -22,8 +22,6 @@ from visuomotor.bag.camera import (
     color_array,
     depth_array_m,
     detect_camera_layout,
-    image_array,
-    intrinsics_from_camera_info,
 )
 from visuomotor.bag.errors import BagError
 from visuomotor.bag.messages import (
@@ -39,7 +37,6 @@ from visuomotor.bag.messages import (
 )
 from visuomotor.bag.reader import BagMessage, BagReader, TopicSummary, header_stamp_ns
 from visuomotor.bag.repair import BagStatus, RepairReport, TopicCount, bag_status, repair_bag
-from visuomotor.bag.sim_recording import SIM_TOPICS, SimBagSummary, record_sim_bag
 from visuomotor.bag.typestore import INTERFACES_PACKAGE, STORE, bag_typestore, ensure_type, interface_msg_dir
 from visuomotor.bag.writer import (
     BAG_VERSION,
@@ -67,7 +64,6 @@ __all__ = [
     "JOINT_STATE_TYPE",
     "LATCHED_QOS",
     "SENSOR_QOS",
-    "SIM_TOPICS",
     "STATE_QOS",
     "STORAGES",
     "STORE",
@@ -81,7 +77,6 @@ __all__ = [
     "CameraLayout",
     "FramePairer",
     "RepairReport",
-    "SimBagSummary",
     "TopicCount",
     "TopicSummary",
     "bag_status",
@@ -95,14 +90,11 @@ __all__ = [
     "ground_truth_message",
     "header",
     "header_stamp_ns",
-    "image_array",
     "image_message",
     "interface_msg_dir",
-    "intrinsics_from_camera_info",
     "joint_state_message",
     "pose_message",
     "qos_profile",
-    "record_sim_bag",
     "repair_bag",
     "string_message",
 ]

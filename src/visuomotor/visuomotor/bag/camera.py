@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from visuomotor.bag.errors import BagError
-from visuomotor.bag.messages import IMAGE_ENCODINGS
 from visuomotor.bag.reader import BagMessage, TopicSummary
 from visuomotor.errors import CameraError
-from visuomotor.geometry import CameraIntrinsics, depth_to_metres
+from visuomotor.geometry import CameraIntrinsics, depth_to_metres, intrinsics_from_camera_info
+from visuomotor.interfaces import image_array
 
 __all__ = [
     "CAMERA_INFO_TYPE",
@@ -42,8 +42,6 @@ __all__ = [
     "depth_array_m",
     "depth_image",
     "detect_camera_layout",
-    "image_array",
-    "intrinsics_from_camera_info",
 ]
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
@@ -150,35 +148,6 @@ def detect_camera_layout(
 
 
 # ---------------------------------------------------------------------------------- decoding
-def image_array(msg: object) -> np.ndarray:
-    """View a decoded ``sensor_msgs/Image`` as (H, W, C) or (H, W) without copying.
-
-    Raises:
-        BagError: an encoding we do not read (the stream is unusable, not the frame).
-        CameraError: this image is malformed (empty, big-endian, too few bytes for its size); skip it.
-    """
-    encoding = msg.encoding  # type: ignore[attr-defined]
-    spec = IMAGE_ENCODINGS.get(encoding)
-    if spec is None:
-        raise BagError(f"unsupported image encoding {encoding!r}: expected one of {sorted(IMAGE_ENCODINGS)}")
-    dtype, channels = spec
-    h, w, step = int(msg.height), int(msg.width), int(msg.step)  # type: ignore[attr-defined]
-    data = msg.data  # type: ignore[attr-defined]
-    if h == 0 or w == 0:
-        raise CameraError("empty image (width or height is 0)")
-    if msg.is_bigendian and dtype.itemsize > 1:  # type: ignore[attr-defined]
-        raise CameraError(f"big-endian {encoding} images are not supported")
-    row_bytes = w * channels * dtype.itemsize
-    if step < row_bytes or len(data) < step * h:
-        raise CameraError(
-            f"{encoding} image {w}×{h} needs step ≥ {row_bytes} and {row_bytes * h} bytes, "
-            f"got step {step} and {len(data)} bytes"
-        )
-    buf = np.frombuffer(data, dtype=np.uint8, count=step * h).reshape(h, step)
-    pixels = buf[:, :row_bytes].view(dtype)
-    return pixels.reshape(h, w, channels) if channels > 1 else pixels.reshape(h, w)
-
-
 def color_array(msg: object) -> tuple[np.ndarray, str]:
     """(H, W, 3) uint8 colour image and its encoding (``rgb8``/``bgr8``); BagError for other encodings."""
     encoding = msg.encoding  # type: ignore[attr-defined]
@@ -208,24 +177,6 @@ def depth_array_m(msg: object) -> tuple[np.ndarray, str]:
     """(H, W) float32 metres (NaN = no data) and the source encoding; BagError for non-depth encodings."""
     depth, encoding = depth_image(msg)
     return depth_to_metres(depth, encoding), encoding
-
-
-def intrinsics_from_camera_info(msg: object) -> CameraIntrinsics:
-    """Intrinsics from ``CameraInfo.k``; CameraError for an uncalibrated (all-zero) matrix."""
-    k = msg.k  # type: ignore[attr-defined]
-    if len(k) != 9 or k[0] <= 0 or k[4] <= 0:
-        raise CameraError("camera_info has no focal length (k is zero): the camera is uncalibrated")
-    try:
-        return CameraIntrinsics(
-            int(msg.width),
-            int(msg.height),
-            float(k[0]),
-            float(k[4]),
-            float(k[2]),
-            float(k[5]),  # type: ignore[attr-defined]
-        )
-    except ValueError as err:  # ConfigError: zero size, non-finite values
-        raise CameraError(f"camera_info is unusable: {err}") from err
 
 
 # ---------------------------------------------------------------------------------- pairing

@@ -16,7 +16,7 @@ import transforms3d
 from rosbags.typesys.store import Typestore
 
 from visuomotor.bag.errors import BagError
-from visuomotor.geometry import CameraIntrinsics
+from visuomotor.geometry import CameraIntrinsics, pose_fields
 from visuomotor.interfaces import IMAGE_ENCODINGS
 from visuomotor.latency import FrameTrail
 
@@ -106,12 +106,11 @@ def camera_info_message(store: Typestore, K: CameraIntrinsics, stamp_ns: int, fr
 
 def pose_message(store: Typestore, T: np.ndarray) -> Any:
     """4×4 homogeneous transform → ``geometry_msgs/Pose``."""
-    w, x, y, z = transforms3d.quaternions.mat2quat(np.asarray(T, dtype=np.float64)[:3, :3])
+    (px, py, pz), (x, y, z, w) = pose_fields(T)
     Point = _t(store, "geometry_msgs/msg/Point")
     Quaternion = _t(store, "geometry_msgs/msg/Quaternion")
     return _t(store, "geometry_msgs/msg/Pose")(
-        position=Point(x=float(T[0, 3]), y=float(T[1, 3]), z=float(T[2, 3])),
-        orientation=Quaternion(x=float(x), y=float(y), z=float(z), w=float(w)),
+        position=Point(x=px, y=py, z=pz), orientation=Quaternion(x=x, y=y, z=z, w=w)
     )
 
 

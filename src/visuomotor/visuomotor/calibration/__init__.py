@@ -2,8 +2,9 @@
 
 ``marker`` defines the board and finds it in an image, ``handeye`` solves A·Y = X·B for the camera pose
 ``X = T_base_link_camera`` and the board mount ``Y = T_flange_marker`` with per-view residuals,
-``views`` carries images + joint positions (and their capture-directory format), ``sim_session`` plans
-and renders views in the MuJoCo sim, ``extrinsics_file`` writes ``config/extrinsics/*.yaml``. The
+``views`` carries images + joint positions (and their capture-directory format), ``extrinsics_file``
+writes ``config/extrinsics/*.yaml``; planning and rendering views in the MuJoCo sim is the sim's
+(``visuomotor.sim.calibration``). The
 command is ``visuomotor calibrate`` (``visuomotor.cli.calibrate``).
 """
 
@@ -18,13 +19,6 @@ from visuomotor.calibration.handeye import (
     solve_eye_to_hand,
 )
 from visuomotor.calibration.marker import BoardPose, Checkerboard, detect_checkerboard, estimate_board_pose
-from visuomotor.calibration.sim_session import (
-    SimCapture,
-    board_of,
-    capture_sim_views,
-    iter_board_poses,
-    with_marker,
-)
 from visuomotor.calibration.views import (
     CalibrationRun,
     CalibrationView,
@@ -41,21 +35,16 @@ __all__ = [
     "Checkerboard",
     "HandEyeObservation",
     "HandEyeResult",
-    "SimCapture",
     "ViewResidual",
-    "board_of",
     "calibrate_views",
-    "capture_sim_views",
     "check_rotation_diversity",
     "detect_checkerboard",
     "estimate_board_pose",
     "format_residuals",
-    "iter_board_poses",
     "load_views",
     "residuals_path",
     "save_views",
     "solve_ax_yb_linear",
     "solve_eye_to_hand",
-    "with_marker",
     "write_calibration",
 ]

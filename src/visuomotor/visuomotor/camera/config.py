@@ -1,7 +1,7 @@
 """Configuration of the RealSense source: one frozen dataclass per concern, validated on construction.
 
 A ROS node reads ``config/camera.yaml`` (``camera: ros__parameters: ...``) into :class:`RealSenseConfig`
-with :meth:`RealSenseConfig.from_flat_dict`; nested sections become dotted keys (``colour.width_px``),
+with :meth:`RealSenseConfig.from_flat`; nested sections become dotted keys (``colour.width_px``),
 exactly as ROS 2 flattens a nested parameters file. Every error names the dotted key.
 
 The defaults are a D455's usual pair (realsense2_camera's defaults): colour 640×480 rgb8, depth 848×480 z16,
@@ -10,11 +10,14 @@ both at 30 fps; depth is always aligned to colour (``rs.align``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from visuomotor.config import config_from_flat, config_to_flat
+from visuomotor.config import (
+    config_from_flat,
+    config_to_flat,
+    require_positive,
+)
 from visuomotor.errors import ConfigError
 
 __all__ = [
@@ -31,11 +34,6 @@ __all__ = [
 COLOUR_FORMATS = ("rgb8", "bgr8")
 #: Depth formats: z16 is what every D4xx streams (uint16 counts of the device's depth unit).
 DEPTH_FORMATS = ("z16",)
-
-
-def _positive(key: str, value: float) -> None:
-    if not (math.isfinite(value) and value > 0):
-        raise ConfigError(f"{key} must be a positive finite number, got {value}")
 
 
 def _check_stream(
@@ -104,8 +102,8 @@ class ReconnectConfig:
     max_backoff_s: float = 4.0
 
     def __post_init__(self) -> None:
-        _positive("reconnect.initial_backoff_s", self.initial_backoff_s)
-        _positive("reconnect.max_backoff_s", self.max_backoff_s)
+        require_positive("reconnect.initial_backoff_s", self.initial_backoff_s)
+        require_positive("reconnect.max_backoff_s", self.max_backoff_s)
         if self.max_backoff_s < self.initial_backoff_s:
             raise ConfigError(
                 f"reconnect.max_backoff_s ({self.max_backoff_s}) must be ≥ reconnect.initial_backoff_s "
@@ -132,7 +130,7 @@ class TimestampConfig:
     offset_window_s: float = 10.0
 
     def __post_init__(self) -> None:
-        _positive("timestamps.offset_window_s", self.offset_window_s)
+        require_positive("timestamps.offset_window_s", self.offset_window_s)
         if self.offset_window_s > 600.0:
             raise ConfigError(f"timestamps.offset_window_s must be ≤ 600 s, got {self.offset_window_s}")
 
@@ -162,7 +160,7 @@ class RealSenseConfig:
     def __post_init__(self) -> None:
         if self.serial != self.serial.strip() or any(c.isspace() for c in self.serial):
             raise ConfigError(f"serial must not contain whitespace, got {self.serial!r}")
-        _positive("frame_timeout_s", self.frame_timeout_s)
+        require_positive("frame_timeout_s", self.frame_timeout_s)
         if self.frame_timeout_s > 60.0:
             raise ConfigError(f"frame_timeout_s must be ≤ 60 s, got {self.frame_timeout_s}")
         # One colour per depth frame is what the syncer pairs; unequal rates give half-empty framesets.
@@ -178,7 +176,7 @@ class RealSenseConfig:
             )
 
     @classmethod
-    def from_flat_dict(cls, d: dict[str, Any]) -> RealSenseConfig:
+    def from_flat(cls, d: dict[str, Any]) -> RealSenseConfig:
         """Build a config from dotted keys (``{"colour.width_px": 1280, "serial": "0123"}``).
 
         Missing keys keep their defaults. Ints are accepted for floats (ROS parameter files write ``1`` for
@@ -191,5 +189,5 @@ class RealSenseConfig:
         return config_from_flat(cls, d, "camera")
 
     def to_flat_dict(self) -> dict[str, Any]:
-        """The inverse of :meth:`from_flat_dict`: dotted keys (ROS-parameter friendly)."""
+        """The inverse of :meth:`from_flat`: dotted keys (ROS-parameter friendly)."""
         return config_to_flat(self)

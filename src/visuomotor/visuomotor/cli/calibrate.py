@@ -91,7 +91,7 @@ def _sim_config(path: Path | None) -> SimConfig:
         params = doc["sim"]["ros__parameters"]
     except (KeyError, TypeError) as err:
         raise ConfigError(f"{path} has no sim: ros__parameters: section (see config/sim.yaml)") from err
-    return SimConfig.from_flat_dict(params)
+    return SimConfig.from_flat(params)
 
 
 def _angle_deg(R: np.ndarray) -> float:
@@ -101,7 +101,6 @@ def _angle_deg(R: np.ndarray) -> float:
 def run(args: argparse.Namespace) -> int:
     from visuomotor.calibration import (
         calibrate_views,
-        capture_sim_views,
         format_residuals,
         load_views,
         save_views,
@@ -123,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         )
     truth = None
     if args.sim:
+        from visuomotor.sim.calibration import capture_sim_views  # MuJoCo loads only for --sim
+
         capture = capture_sim_views(_sim_config(args.sim_config), args.poses, args.seed, args.render_scale)
         views, board, intrinsics, truth = (
             capture.views,

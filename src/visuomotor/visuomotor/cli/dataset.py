@@ -1,7 +1,7 @@
 """Render labelled datasets from the sim: ``visuomotor dataset detector --images N --out DIR``.
 
 The held-out split (``val``) is rendered from a different seed; both splits get YOLO labels, COCO ground
-truth, per-frame metadata and an ultralytics ``dataset.yaml`` (see ``visuomotor.detection.dataset``).
+truth, per-frame metadata and an ultralytics ``dataset.yaml`` (see ``visuomotor.training.detector_data``).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from visuomotor.detection.dataset import DatasetConfig, build_dataset
     from visuomotor.errors import ConfigError
+    from visuomotor.training.detector_data import DatasetConfig, build_dataset
 
     counts = {"--images": args.images, "--val-images": args.val_images, "--cubes": args.cubes,
               "--distractors": args.distractors, "--seed": args.seed, "--val-seed": args.val_seed}

@@ -35,8 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from visuomotor.policy.demos import DemoConfig, record_demos
-    from visuomotor.policy.sim_env import ObservationNoise
+    from visuomotor.sim.pick_task import ObservationNoise
+    from visuomotor.training.policy_demos import DemoConfig, record_demos
 
     config = DemoConfig(task=getattr(args, "task", "pick"))
     if args.no_noise:

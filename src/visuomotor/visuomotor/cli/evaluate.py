@@ -29,7 +29,7 @@ _DEFAULT_DETECTOR_PARAMS = Path("config/detector.yaml")
 
 
 def _add_detector_arguments(parser: argparse.ArgumentParser) -> None:
-    from visuomotor.detection.evaluation import EVAL_SEED
+    from visuomotor.training.detector_eval import EVAL_SEED
 
     parser.add_argument("--model", type=Path, required=True, help="ONNX detector (YOLO or RT-DETR)")
     parser.add_argument("--images", type=int, default=500, help="frames to render and evaluate (default 500)")
@@ -81,9 +81,10 @@ def _run_detector(args: argparse.Namespace) -> int:
     import onnxruntime as ort
     from tqdm import tqdm
 
-    from visuomotor.detection.detector import DetectorConfig, make_detector
-    from visuomotor.detection.evaluation import dataset_frames, evaluate_detector, render_frames
+    from visuomotor.detection.detector import DetectorConfig
+    from visuomotor.detection.factory import make_detector
     from visuomotor.errors import ConfigError
+    from visuomotor.training.detector_eval import dataset_frames, evaluate_detector, render_frames
 
     if args.images < 1:
         raise ConfigError(f"--images must be ≥ 1, got {args.images}")
@@ -91,7 +92,7 @@ def _run_detector(args: argparse.Namespace) -> int:
     params |= {"model_path": str(args.model)}
     if args.providers:
         params["providers"] = list(args.providers)
-    runtime_config = DetectorConfig.from_flat_dict(params)
+    runtime_config = DetectorConfig.from_flat(params)
     eval_config = replace(
         runtime_config, score_threshold=args.score_threshold, max_detections=args.max_detections
     )
@@ -103,7 +104,7 @@ def _run_detector(args: argparse.Namespace) -> int:
         source = {"dataset": str(args.dataset), "split": args.split}
     else:
         frames = render_frames(args.images, args.seed)
-        source = {"rendered": "visuomotor.detection.evaluation.render_frames", "seed": args.seed}
+        source = {"rendered": "visuomotor.training.detector_eval.render_frames", "seed": args.seed}
     with tqdm(total=args.images, unit="frame", disable=args.no_progress, desc="evaluating") as bar:
         evals = evaluate_detector(detector, frames, bar.update, also)
     wall = time.perf_counter() - start
@@ -169,7 +170,7 @@ def _print_report(report: dict[str, Any]) -> None:
 
 
 def _add_policy_arguments(parser: argparse.ArgumentParser) -> None:
-    from visuomotor.policy.evaluation import EVAL_SEED
+    from visuomotor.training.policy_eval import EVAL_SEED
 
     parser.add_argument("--episodes", type=int, default=50, help="seeded episodes (default 50)")
     parser.add_argument(
@@ -210,14 +211,14 @@ def _run_policy(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from visuomotor.errors import ConfigError
-    from visuomotor.policy.closed_loop import (
+    from visuomotor.policy.runtime import ActOnnxPolicy
+    from visuomotor.training.closed_loop import (
         TASK_FILES,
         ClosedLoopConfig,
         SimClosedLoop,
         evaluate_closed_loop,
     )
-    from visuomotor.policy.evaluation import evaluate_policy
-    from visuomotor.policy.runtime import ActOnnxPolicy
+    from visuomotor.training.policy_eval import evaluate_policy
 
     if args.task not in TASK_FILES:
         raise ConfigError(f"unknown --task {args.task!r}; choose one of: {', '.join(TASK_FILES)}")

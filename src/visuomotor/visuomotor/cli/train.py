@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         from visuomotor.cli import train_act
 
         return train_act.run(args)
-    from visuomotor.detection.training import TrainConfig, train_detector
+    from visuomotor.training.detector import TrainConfig, train_detector
 
     config = TrainConfig(
         arch=args.arch,

@@ -58,8 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from visuomotor.policy.configuration import ActConfig
-    from visuomotor.policy.demos import load_episodes
-    from visuomotor.policy.training import TrainConfig, train_act, write_model_card
+    from visuomotor.training.policy import TrainConfig, train_act, write_model_card
+    from visuomotor.training.policy_demos import load_episodes
 
     command = "visuomotor " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if args.record > 0:
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     }
     print(f"inference: p50 {p50:.3f} ms, p99 {p99:.3f} ms per chunk (2 CPU threads)")
     if args.eval_episodes > 0:
-        from visuomotor.policy.evaluation import EVAL_SEED
+        from visuomotor.training.policy_eval import EVAL_SEED
 
         runs = [("ground-truth observations", 0.0)]
         if args.eval_noise_mm > 0:
@@ -145,9 +145,9 @@ def _evaluate(
     label: str,
     task: str = "pick",
 ):
-    from visuomotor.policy.evaluation import EVAL_SEED, evaluate_policy
     from visuomotor.policy.runtime import ActOnnxPolicy
-    from visuomotor.policy.sim_env import ObservationNoise
+    from visuomotor.sim.pick_task import ObservationNoise
+    from visuomotor.training.policy_eval import EVAL_SEED, evaluate_policy
 
     policy = ActOnnxPolicy(onnx_path, task=task)
     noise = ObservationNoise(noise_mm / 1000.0, 0.001) if noise_mm > 0 else None

@@ -24,7 +24,6 @@ import contextlib
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -46,9 +45,6 @@ from visuomotor.control.violations import (
 from visuomotor.errors import IkUnreachableError, KinematicsError, SafetyViolation
 from visuomotor.kinematics import UR10E_JOINT_NAMES, Ur10eKinematics
 from visuomotor.latency import LatencyRecorder
-
-if TYPE_CHECKING:
-    from visuomotor.sim.jtc import JointTrajectoryCommand
 
 __all__ = ["HOLD", "TARGET", "TRAJECTORY", "ChunkInput", "Commander", "JointCommand"]
 
@@ -112,6 +108,8 @@ class JointCommand:
         reason_code: rejection code (``REJECTION_REASONS``), "" when accepted.
         reason: the rejection message (names limit, joint/axis, value and fix), "" when accepted.
         time_scale: total duration ratio applied by time scaling (1.0 = chunk timing kept).
+        start_positions, start_velocities: (6,) the state the command was planned from (the arm's, now,
+            as predicted): where the controller starts it; None for a STOP.
     """
 
     kind: str
@@ -124,6 +122,8 @@ class JointCommand:
     reason: str = ""
     time_scale: float = 1.0
     joint_names: tuple[str, ...] = field(default=UR10E_JOINT_NAMES)
+    start_positions: np.ndarray | None = None
+    start_velocities: np.ndarray | None = None
 
     @property
     def accepted(self) -> bool:
@@ -134,18 +134,6 @@ class JointCommand:
     def is_stop(self) -> bool:
         """True for a HOLD with no points: stop where you are by the controller's own semantics."""
         return self.kind == HOLD and self.times_s.size == 0
-
-    def to_trajectory_command(self) -> JointTrajectoryCommand:
-        """This command as the sim's ``JointTrajectoryCommand`` (what ``SimWorld.follow_trajectory`` takes).
-
-        Imported here, not at module level, so the control core does not load MuJoCo on the robot.
-
-        Raises:
-            TrajectoryRejected: the command has no points (a hold with no known joints).
-        """
-        from visuomotor.sim.jtc import JointTrajectoryCommand as _Jtc
-
-        return _Jtc(self.joint_names, self.times_s, self.positions, self.velocities)
 
 
 class Commander:
@@ -163,7 +151,7 @@ class Commander:
 
     Args:
         config: limits and switches.
-        T_flange_tcp: (4, 4) TCP in the flange frame, metres (``SimWorld.T_FLANGE_TCP`` for the sim);
+        T_flange_tcp: (4, 4) TCP in the flange frame, metres (``kinematics.T_FLANGE_TCP`` for the cell);
             required so IK and checks use the same tool. None only for a bare flange.
         recorder: if given, every rejection is counted there too (``LatencyRecorder.rejected``), so it
             shows in the latency/health report.
@@ -247,7 +235,9 @@ class Commander:
             ``kind == "trajectory"`` with k points, or ``kind == "hold"`` (see :meth:`hold`).
         """
         age_s = self._state_age_s(now_ns, joints_stamp_ns)
-        q_current_rad = self.predicted_joints(q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns)
+        q_current_rad, qd_current_rad_s = self._predicted(
+            q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns
+        )
         try:
             q0 = self._current_joints(q_current_rad)
             g = self._guard
@@ -298,6 +288,8 @@ class Commander:
             1.0 if grip[0] >= GRIPPER_CLOSE_AT else 0.0,
             publish=not self._config.dry_run,
             time_scale=scale,
+            start_positions=readonly(q0),
+            start_velocities=readonly(qd0),
         )
 
     def watchdog(
@@ -318,7 +310,9 @@ class Commander:
         if self._holding:
             return None
         age_s = self._state_age_s(now_ns, joints_stamp_ns)
-        q_current_rad = self.predicted_joints(q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns)
+        q_current_rad, qd_current_rad_s = self._predicted(
+            q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns
+        )
         try:
             self._guard.check_estop()
             self._guard.check_inputs_fresh(now_ns, perception_stamp_ns, joints_stamp_ns)
@@ -360,28 +354,34 @@ class Commander:
         """
         age_s = self._state_age_s(now_ns, joints_stamp_ns)
         if now_ns is not None:
-            q_current_rad = self.predicted_joints(q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns)
+            q_current_rad, qd_current_rad_s = self._predicted(
+                q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns
+            )
         return self._make_hold(q_current_rad, reason_code, reason, qd_current_rad_s, age_s)
 
-    def predicted_joints(
+    def _predicted(
         self,
         q_current_rad: np.ndarray,
         qd_current_rad_s: np.ndarray | None,
         now_ns: int,
         joints_stamp_ns: int | None,
-    ) -> np.ndarray:
-        """The measured joints extrapolated at constant velocity to ``now_ns`` (where the arm is now).
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The measured state (q, q̇) carried forward from its stamp to ``now_ns`` at constant velocity
+        (where the arm is now). Only for a fresh state (0 < age ≤ ``joint_state_timeout_s``) with a known,
+        finite velocity; otherwise the state as given (a stale or invalid one is refused by the checks).
 
-        Only for a fresh state (0 < age ≤ ``joint_state_timeout_s``) with a known, finite velocity;
-        otherwise ``q_current_rad`` as given (a stale or invalid one is refused by the checks anyway).
+        Carrying it along the published trajectory instead (the controller's plan, accelerations
+        included) was tried and measured worse: the controller starts each trajectory from its own
+        desired state and the arm lags that, so the plan's deltas are not the arm's (tests/faults: plans
+        needing 11 rad/s² from the true state, none with constant velocity).
         """
         q, qd = _vector(q_current_rad), _vector(qd_current_rad_s, max_abs=1e3)
         if q is None or qd is None or joints_stamp_ns is None:
-            return q_current_rad
+            return q_current_rad, qd_current_rad_s
         age_s = (now_ns - joints_stamp_ns) * 1e-9
         if not 0.0 < age_s <= self._config.joint_state_timeout_s:
-            return q_current_rad
-        return q + qd * age_s
+            return q_current_rad, qd_current_rad_s
+        return q + qd * age_s, qd
 
     def _state_age_s(self, now_ns: int | None, joints_stamp_ns: int | None) -> float:
         """How old the joint state is, seconds, within [0, joint_state_timeout_s] (0 when not known)."""
@@ -404,7 +404,9 @@ class Commander:
             self._guard.reject(violation)
         age_s = self._state_age_s(now_ns, joints_stamp_ns)
         if now_ns is not None:
-            q_current_rad = self.predicted_joints(q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns)
+            q_current_rad, qd_current_rad_s = self._predicted(
+                q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns
+            )
         return self._hold(q_current_rad, violation, qd_current_rad_s, age_s)
 
     # ------------------------------------------------------------------ internals
@@ -529,6 +531,8 @@ class Commander:
             publish=not self._config.dry_run,
             reason_code=reason_code,
             reason=reason,
+            start_positions=readonly(q),
+            start_velocities=readonly(np.zeros(_N) if qd is None else qd),
         )
 
     def _braking_stop(

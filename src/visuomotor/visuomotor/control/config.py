@@ -14,7 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from visuomotor.config import config_from_flat, config_to_flat
+from visuomotor.config import (
+    config_from_flat,
+    config_to_flat,
+    is_number,
+)
 from visuomotor.control.collision import UR10E_CAPSULES, segment_aabb_distance
 from visuomotor.errors import ConfigError
 from visuomotor.kinematics import UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES
@@ -157,7 +161,7 @@ class SafetyConfig:
             ("workspace_max_m", 3),
         ):
             value = getattr(self, key)
-            if len(value) != n or not all(_finite(v) for v in value):
+            if len(value) != n or not all(is_number(v) for v in value):
                 raise ConfigError(f"commander: {key} must be {n} finite numbers, got {value!r}")
         for j, name in enumerate(UR10E_JOINT_NAMES):
             lo, hi = self.joint_lower_rad[j], self.joint_upper_rad[j]
@@ -186,7 +190,7 @@ class SafetyConfig:
                 )
         for key in ("min_tcp_height_m", "min_flange_height_m"):
             value = getattr(self, key)
-            if not (_finite(value) and value >= 0.0):
+            if not (is_number(value) and value >= 0.0):
                 raise ConfigError(f"commander: {key} must be ≥ 0 (metres above the table), got {value!r}")
         if self.workspace_max_m[2] <= self.min_tcp_height_m:
             raise ConfigError(
@@ -195,12 +199,12 @@ class SafetyConfig:
             )
         for key, (upper, why) in _UPPER_BOUNDS.items():
             value = getattr(self, key)
-            if not (_finite(value) and 0.0 < value <= upper):
+            if not (is_number(value) and 0.0 < value <= upper):
                 raise ConfigError(f"commander: {key} must be in (0, {upper:g}] ({why}), got {value!r}")
         steps = self.max_chunk_steps
         if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 1000:
             raise ConfigError(f"commander: max_chunk_steps must be an integer in [1, 1000], got {steps!r}")
-        if not (_finite(self.max_time_scale) and 1.0 <= self.max_time_scale <= 100.0):
+        if not (is_number(self.max_time_scale) and 1.0 <= self.max_time_scale <= 100.0):
             raise ConfigError(f"commander: max_time_scale must be in [1, 100], got {self.max_time_scale!r}")
         self._validate_collision()
         if self.unsafe_disable_safety:
@@ -219,7 +223,7 @@ class SafetyConfig:
             "tool_tip_beyond_tcp_m",
         ):
             value = getattr(self, key)
-            if not (_finite(value) and 0.0 <= value <= 1.0):
+            if not (is_number(value) and 0.0 <= value <= 1.0):
                 raise ConfigError(f"commander: {key} must be a number in [0, 1] metres, got {value!r}")
         if self.collision_table_margin_m >= MAX_LINK_TABLE_MARGIN_M:
             raise ConfigError(
@@ -233,12 +237,12 @@ class SafetyConfig:
                 f"that are never checked stay only 0.0248 m apart), got {self.collision_self_margin_m}"
             )
         widths = self.tool_half_width_m
-        if len(widths) != 2 or not all(_finite(v) and 0.0 < v <= 1.0 for v in widths):
+        if len(widths) != 2 or not all(is_number(v) and 0.0 < v <= 1.0 for v in widths):
             raise ConfigError(
                 f"commander: tool_half_width_m must be 2 numbers in (0, 1] metres, got {widths!r}"
             )
         flat = self.keepout_boxes_m
-        if len(flat) % 6 or not all(_finite(v) for v in flat):
+        if len(flat) % 6 or not all(is_number(v) for v in flat):
             raise ConfigError(
                 "commander: keepout_boxes_m must be a flat list of finite numbers, 6 per box "
                 f"(x_min, y_min, z_min, x_max, y_max, z_max, ...), got {len(flat)} values: {list(flat)!r}"
@@ -281,7 +285,7 @@ class SafetyConfig:
         return np.array(self.joint_acceleration_limits_rad_s2, dtype=np.float64)
 
     @classmethod
-    def from_flat_dict(cls, d: Mapping[str, Any]) -> SafetyConfig:
+    def from_flat(cls, d: Mapping[str, Any]) -> SafetyConfig:
         """Build from ROS-style parameters (``{"dry_run": True, ...}``); missing keys keep defaults.
 
         Raises:
@@ -290,9 +294,5 @@ class SafetyConfig:
         return config_from_flat(cls, d, "commander")
 
     def to_flat_dict(self) -> dict[str, Any]:
-        """The inverse of :meth:`from_flat_dict`."""
+        """The inverse of :meth:`from_flat`."""
         return config_to_flat(self)
-
-
-def _finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -62,7 +62,7 @@ class SafetyGuard:
 
     Args:
         config: the limits.
-        T_flange_tcp: (4, 4) TCP pose in the flange frame, metres (``SimWorld.T_FLANGE_TCP`` for the sim
+        T_flange_tcp: (4, 4) TCP pose in the flange frame, metres (``kinematics.T_FLANGE_TCP`` for the cell
             gripper). Required on purpose: a forgotten tool offset would check the flange, not the
             fingertips, against the table. Pass None only for a bare flange.
     """

@@ -45,7 +45,6 @@ class StreamingCommander:
         self._cmd = commander
         self._tick_s = float(tick_s)
         self._plan: HermiteSegments | None = None
-        self._plan_t: np.ndarray | None = None
         self._plan_start_ns = 0
         self._q_prev: np.ndarray | None = None
         self._v_prev = np.zeros(_N)
@@ -57,7 +56,6 @@ class StreamingCommander:
     def reset(self) -> None:
         """Drop the plan and the rate limiter's state (the commander is not reset)."""
         self._plan = None
-        self._plan_t = None
         self._q_prev = None
         self._v_prev = np.zeros(_N)
 
@@ -84,15 +82,10 @@ class StreamingCommander:
             joints_stamp_ns=joints_stamp_ns,
             qd_current_rad_s=qd_current_rad_s,
         )
-        if plan.accepted:  # planned from the extrapolated joints: stream from the same start
-            q0 = np.asarray(
-                self._cmd.predicted_joints(q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns),
-                dtype=np.float64,
-            )
-            qd0 = np.asarray(qd_current_rad_s, dtype=np.float64)  # known: plan() refuses None
-            knot_t, knots, knot_v = knots_with_start(q0, plan.times_s, plan.positions, plan.velocities, qd0)
-            self._plan = HermiteSegments.build(knot_t, knots, knot_v)
-            self._plan_t = knot_t
+        if plan.accepted:  # stream from the state it was planned from (the predicted joints)
+            q0, qd0 = plan.start_positions, plan.start_velocities
+            knots = knots_with_start(q0, plan.times_s, plan.positions, plan.velocities, qd0)
+            self._plan = HermiteSegments.build(*knots)
             self._plan_start_ns = int(now_ns)
         else:
             self._plan = None
@@ -126,10 +119,10 @@ class StreamingCommander:
             cmd.guard.check_estop()
             cmd.guard.check_inputs_fresh(now_ns, perception_stamp_ns, joints_stamp_ns)
             q_prev = q_meas if self._q_prev is None else self._q_prev
-            if self._plan is None or self._plan_t is None:
+            if self._plan is None:
                 cmd.guard.check_tracking_error(q_prev, q_meas)
                 raise _NoPlan
-            desired = _sample(self._plan, self._plan_t, (now_ns - self._plan_start_ns) * 1e-9 + self._tick_s)
+            desired = self._plan.state_at((now_ns - self._plan_start_ns) * 1e-9 + self._tick_s)[0]
             q_next, v_next = self._rate_limit(q_prev, desired)
             cmd.guard.check_trajectory(
                 q_prev, np.array([self._tick_s]), q_next[None], None, qd_start_rad_s=self._v_prev
@@ -176,16 +169,3 @@ class StreamingCommander:
 
 class _NoPlan(Exception):
     """Internal: no accepted plan to stream."""
-
-
-def _sample(seg: HermiteSegments, knot_t: np.ndarray, t_s: float) -> np.ndarray:
-    """(6,) plan position at ``t_s`` after its start (its last point after the end), radians."""
-    if t_s >= knot_t[-1]:
-        return seg.p1[-1].copy()
-    k = int(np.clip(np.searchsorted(knot_t, t_s, side="right") - 1, 0, seg.T.size - 1))
-    s = np.array([[max(0.0, (t_s - knot_t[k]) / seg.T[k])]])
-    one = slice(k, k + 1)
-    single = HermiteSegments(
-        seg.T[one], seg.p0[one], seg.p1[one], seg.A[one], seg.B[one], seg.C[one], seg.cubic
-    )
-    return single.position(s)[0, 0]

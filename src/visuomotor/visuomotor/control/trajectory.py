@@ -126,6 +126,18 @@ class HermiteSegments:
             + self.A[:, None] / 3.0 * s3**3
         )
 
+    def state_at(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """(q, q̇) at ``t_s`` seconds after the first knot, (J,) each, radians and rad/s: the start before
+        it, the last knot at rest after the end (the controller stops there)."""
+        ends = np.cumsum(self.T)
+        if t_s >= ends[-1]:
+            return self.p1[-1].copy(), np.zeros(self.p1.shape[1])
+        k = int(np.searchsorted(ends, max(t_s, 0.0), side="right"))
+        s = max(0.0, (t_s - (ends[k] - self.T[k])) / self.T[k])
+        A, B, C = self.A[k], self.B[k], self.C[k]
+        q = self.p0[k] + C * s + 0.5 * B * s**2 + A / 3.0 * s**3
+        return q, (A * s * s + B * s + C) / self.T[k]
+
     def _stationary_s(self) -> np.ndarray:
         """(S, J, 2) roots of q'(s) = 0 inside (0, 1), NaN where there is none."""
         A, B, C = self.A, self.B, self.C

@@ -7,10 +7,9 @@ and exposed as ``detector.provider``; a fallback is a warning or an error, never
 :class:`OnnxRtDetrDetector` (resize → run → threshold). Boxes are in source pixels with pixel centres at
 integers, like every ``Detection``.
 
-Beside the runtime: ``quantize`` (INT8 static QDQ YOLO, calibrated on sim frames), ``metrics`` (COCO mAP
-with faster-coco-eval) and ``evaluation`` (fresh labelled sim frames → mAP + timing, behind
-``visuomotor eval detector``). Training data and training live in ``dataset`` and ``training`` and need
-the optional extras; the runtime needs only onnxruntime, numpy and OpenCV.
+``metrics`` computes COCO mAP (faster-coco-eval). The runtime needs only onnxruntime, numpy and OpenCV;
+the training data, training, INT8 quantisation and sim evaluation are tools above it, in
+``visuomotor.training``.
 """
 
 from visuomotor.detection.detector import (
@@ -22,23 +21,12 @@ from visuomotor.detection.detector import (
     DetectionResult,
     Detector,
     DetectorConfig,
-    DetectorError,
-    InvalidImageError,
     check_image,
-    make_detector,
 )
-from visuomotor.detection.evaluation import (
-    CALIBRATION_SEED,
-    EVAL_SEED,
-    DetectorEvaluation,
-    LabelledFrame,
-    dataset_frames,
-    evaluate_detector,
-    render_frames,
-    timing_summary,
-)
+from visuomotor.detection.errors import DetectorError, InvalidImageError, ProviderFallbackError
+from visuomotor.detection.factory import make_detector
 from visuomotor.detection.metrics import ClassAP, MapResult, coco_map, detections_to_coco
-from visuomotor.detection.onnx_model import OnnxModel, parse_class_names
+from visuomotor.detection.onnx_model import OnnxModel, parse_class_names, to_planes
 from visuomotor.detection.onnx_rtdetr import OnnxRtDetrDetector, decode_rtdetr
 from visuomotor.detection.onnx_yolo import (
     LetterboxParams,
@@ -46,17 +34,13 @@ from visuomotor.detection.onnx_yolo import (
     decode_yolo,
     letterbox_params,
     nms,
-    to_planes,
     unletterbox_boxes,
 )
-from visuomotor.detection.providers import ProviderFallbackError, create_session, expand_provider_names
-from visuomotor.detection.quantize import head_decode_nodes, quantize_yolo
+from visuomotor.detection.providers import create_session, expand_provider_names
 
 __all__ = [
     "ARCHS",
-    "CALIBRATION_SEED",
     "ENCODINGS",
-    "EVAL_SEED",
     "GRAPH_OPTIMIZATIONS",
     "PIXEL_CENTRE_OFFSET",
     "PROVIDER_FALLBACKS",
@@ -65,9 +49,7 @@ __all__ = [
     "Detector",
     "DetectorConfig",
     "DetectorError",
-    "DetectorEvaluation",
     "InvalidImageError",
-    "LabelledFrame",
     "LetterboxParams",
     "MapResult",
     "OnnxModel",
@@ -77,20 +59,14 @@ __all__ = [
     "check_image",
     "coco_map",
     "create_session",
-    "dataset_frames",
     "decode_rtdetr",
     "decode_yolo",
     "detections_to_coco",
-    "evaluate_detector",
     "expand_provider_names",
-    "head_decode_nodes",
     "letterbox_params",
     "make_detector",
     "nms",
     "parse_class_names",
-    "quantize_yolo",
-    "render_frames",
-    "timing_summary",
     "to_planes",
     "unletterbox_boxes",
 ]

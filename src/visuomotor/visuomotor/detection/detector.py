@@ -16,8 +16,10 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from visuomotor.config import config_from_flat, config_to_flat
-from visuomotor.errors import ConfigError, VisuomotorError
+from visuomotor.detection.errors import DetectorError, InvalidImageError
+from visuomotor.errors import ConfigError
 from visuomotor.interfaces import Detection
+from visuomotor.latency import StageTiming
 
 __all__ = [
     "ARCHS",
@@ -31,7 +33,6 @@ __all__ = [
     "DetectorError",
     "InvalidImageError",
     "check_image",
-    "make_detector",
 ]
 
 #: ``auto`` reads the architecture from the model (metadata, then output layout).
@@ -45,14 +46,6 @@ ENCODINGS = ("rgb8", "bgr8")
 #: The models learn boxes in the COCO/ultralytics convention of their labels (pixel i spans [i, i+1));
 #: ``Detection.box_px`` puts pixel centres at integers (as the intrinsics do), i.e. 0.5 px less.
 PIXEL_CENTRE_OFFSET = 0.5
-
-
-class DetectorError(VisuomotorError):
-    """The detector model is missing, unreadable or of an unexpected shape; the message names the fix."""
-
-
-class InvalidImageError(DetectorError, ValueError):
-    """An input image has the wrong type, shape, dtype or encoding, or is empty; skip the frame."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +140,7 @@ class DetectorConfig:
             raise ConfigError(f"detector: class_names has duplicates: {list(self.class_names)}")
 
     @classmethod
-    def from_flat_dict(cls, d: Mapping[str, Any]) -> DetectorConfig:
+    def from_flat(cls, d: Mapping[str, Any]) -> DetectorConfig:
         """Build from ROS-style parameters (``{"score_threshold": 0.3, ...}``); missing keys keep defaults.
 
         Lists are accepted for tuple fields and ints for floats (ROS parameter files write ``1`` for
@@ -159,14 +152,13 @@ class DetectorConfig:
         return config_from_flat(cls, d, "detector")
 
     def to_flat_dict(self) -> dict[str, Any]:
-        """The inverse of :meth:`from_flat_dict` (tuples as lists, ROS-parameter friendly)."""
+        """The inverse of :meth:`from_flat` (tuples as lists, ROS-parameter friendly)."""
         return config_to_flat(self)
 
 
 def _choice(key: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(f"detector: {key} must be one of {list(allowed)}, got {value!r}")
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +181,18 @@ class DetectionResult:
     def total_ns(self) -> int:
         """pre + infer + post (ns)."""
         return self.pre_ns + self.infer_ns + self.post_ns
+
+    def stage_timings(self, start_ns: int, end_ns: int) -> tuple[StageTiming, ...]:
+        """``detect.pre``, ``detect.infer``, ``detect.post`` laid end to end over the call, from
+        ``start_ns`` to ``end_ns`` (monotonic ns): the detector reports durations, and the call's own
+        overhead lands in ``post`` so that the stages tile the call."""
+        t1 = min(start_ns + self.pre_ns, end_ns)
+        t2 = min(t1 + self.infer_ns, end_ns)
+        return (
+            StageTiming("detect.pre", start_ns, t1),
+            StageTiming("detect.infer", t1, t2),
+            StageTiming("detect.post", t2, end_ns),
+        )
 
     def sub_stages(self, prefix: str = "detect") -> tuple[tuple[str, int], ...]:
         """``(("detect.pre", ns), ("detect.infer", ns), ("detect.post", ns))`` for ``record_stage``."""
@@ -261,27 +265,3 @@ def check_image(image: object, encoding: str) -> np.ndarray:
             f"image dtype must be uint8 ({encoding}), got {image.dtype}: convert 16-bit or float images first"
         )
     return image if image.flags.c_contiguous else np.ascontiguousarray(image)
-
-
-def make_detector(config: DetectorConfig) -> Detector:
-    """Load the model of ``config`` and return the matching detector.
-
-    ``arch: auto`` asks the model: ultralytics metadata naming RT-DETR, or an output of shape
-    (1, Q, 4+nc) with Q queries, selects :class:`OnnxRtDetrDetector`; anything else
-    :class:`OnnxYoloDetector`.
-
-    Raises:
-        DetectorError: the model is missing, not ONNX, or its inputs/outputs do not fit the architecture.
-        ProviderFallbackError: the first provider asked for is not the one running and
-            ``provider_fallback`` is ``error``.
-    """
-    # Imported here: the implementations import this module for the shared types.
-    from visuomotor.detection.onnx_model import OnnxModel
-    from visuomotor.detection.onnx_rtdetr import OnnxRtDetrDetector
-    from visuomotor.detection.onnx_yolo import OnnxYoloDetector
-
-    model = OnnxModel.load(config)
-    arch = config.arch if config.arch != "auto" else model.guess_arch()
-    if arch == "rtdetr":
-        return OnnxRtDetrDetector(config, model=model)
-    return OnnxYoloDetector(config, model=model)

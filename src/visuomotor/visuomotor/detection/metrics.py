@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from visuomotor.detection.detector import PIXEL_CENTRE_OFFSET, DetectorError
+from visuomotor.detection.detector import PIXEL_CENTRE_OFFSET
+from visuomotor.detection.errors import DetectorError
 from visuomotor.interfaces import Detection
 
 __all__ = ["ClassAP", "MapResult", "coco_map", "detections_to_coco"]
@@ -103,7 +104,7 @@ def coco_map(
 
     Args:
         ground_truth: COCO dict (``images``, ``annotations`` with ``bbox`` [x, y, w, h] px, ``categories``
-            with ids = class ids), as ``visuomotor.detection.dataset.coco_ground_truth`` writes it.
+            with ids = class ids), as ``visuomotor.training.detector_data.coco_ground_truth`` writes it.
         detections: COCO result entries (see :func:`detections_to_coco`).
         class_names: names by class id; classes without ground truth get NaN and are left out of the means.
 

@@ -18,15 +18,9 @@ import time
 import cv2
 import numpy as np
 
-from visuomotor.detection.detector import (
-    PIXEL_CENTRE_OFFSET,
-    DetectionResult,
-    DetectorConfig,
-    DetectorError,
-    check_image,
-)
-from visuomotor.detection.onnx_model import OnnxDetectorBase, OnnxModel
-from visuomotor.detection.onnx_yolo import to_planes
+from visuomotor.detection.detector import PIXEL_CENTRE_OFFSET, DetectionResult, DetectorConfig, check_image
+from visuomotor.detection.errors import DetectorError
+from visuomotor.detection.onnx_model import OnnxDetectorBase, OnnxModel, to_planes
 from visuomotor.interfaces import Detection
 
 __all__ = ["OnnxRtDetrDetector", "decode_rtdetr"]

@@ -16,7 +16,8 @@ from typing import Any
 
 import onnxruntime as ort
 
-from visuomotor.detection.detector import DetectorConfig, DetectorError
+from visuomotor.detection.detector import DetectorConfig
+from visuomotor.detection.errors import DetectorError, ProviderFallbackError
 
 __all__ = [
     "AUTO_PROVIDERS",
@@ -49,10 +50,6 @@ _GRAPH_LEVELS = {
     "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
 }
-
-
-class ProviderFallbackError(DetectorError):
-    """The first execution provider asked for is not the one running, and the config says that is an error."""
 
 
 def expand_provider_names(requested: Sequence[str], available: Sequence[str]) -> list[str]:

@@ -7,7 +7,7 @@ Frames follow REP-103: the camera optical frame has x right, y down, z forward (
 from visuomotor.geometry.box_fit import fit_resting_box
 from visuomotor.geometry.deproject import deproject_image, deproject_pixel, depth_to_metres
 from visuomotor.geometry.extrinsics import Extrinsics, extrinsics_from_dict, load_extrinsics
-from visuomotor.geometry.intrinsics import CameraIntrinsics
+from visuomotor.geometry.intrinsics import CameraIntrinsics, intrinsics_from_camera_info
 from visuomotor.geometry.localise import (
     Localiser,
     LocaliserConfig,
@@ -16,6 +16,7 @@ from visuomotor.geometry.localise import (
     inner_box_slices,
     robust_box_depth,
 )
+from visuomotor.geometry.pose import pose_fields, pose_to_matrix
 
 __all__ = [
     "CameraIntrinsics",
@@ -30,6 +31,9 @@ __all__ = [
     "extrinsics_from_dict",
     "fit_resting_box",
     "inner_box_slices",
+    "intrinsics_from_camera_info",
     "load_extrinsics",
+    "pose_fields",
+    "pose_to_matrix",
     "robust_box_depth",
 ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from visuomotor.errors import ConfigError
+from visuomotor.errors import CameraError, ConfigError
 
 __all__ = ["CameraIntrinsics"]
 
@@ -62,3 +62,27 @@ class CameraIntrinsics:
         return np.stack(
             [self.fx_px * p[..., 0] / z + self.cx_px, self.fy_px * p[..., 1] / z + self.cy_px], axis=-1
         )
+
+
+def intrinsics_from_camera_info(msg: object) -> CameraIntrinsics:
+    """Intrinsics from a ``sensor_msgs/CameraInfo`` (an rclpy message or a bag record): ``k`` and size.
+
+    Raises:
+        CameraError: an uncalibrated (all-zero) ``k``, or values no camera has (zero size, NaN).
+    """
+    k = msg.k  # type: ignore[attr-defined]
+    if len(k) != 9 or k[0] <= 0 or k[4] <= 0:
+        raise CameraError(
+            "camera_info has no focal length (k is zero): the camera is uncalibrated or the message is empty"
+        )
+    try:
+        return CameraIntrinsics(
+            int(msg.width),  # type: ignore[attr-defined]
+            int(msg.height),  # type: ignore[attr-defined]
+            float(k[0]),
+            float(k[4]),
+            float(k[2]),
+            float(k[5]),
+        )
+    except ValueError as err:  # ConfigError: zero size, non-finite values
+        raise CameraError(f"camera_info is unusable: {err}") from err

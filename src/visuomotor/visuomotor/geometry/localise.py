@@ -133,7 +133,7 @@ class LocaliserConfig:
         return self.default_size_m
 
     @classmethod
-    def from_flat_dict(cls, d: Mapping[str, Any]) -> LocaliserConfig:
+    def from_flat(cls, d: Mapping[str, Any]) -> LocaliserConfig:
         """Build from ROS-style parameters (``{"inner_box_fraction": 0.5, ...}``); missing keys keep defaults.
 
         Lists are accepted for tuple fields and ints for floats (ROS parameter files write ``1`` for ``1.0``).
@@ -144,7 +144,7 @@ class LocaliserConfig:
         return config_from_flat(cls, d, "localiser")
 
     def to_flat_dict(self) -> dict[str, Any]:
-        """The inverse of :meth:`from_flat_dict` (tuples as lists, ROS-parameter friendly)."""
+        """The inverse of :meth:`from_flat` (tuples as lists, ROS-parameter friendly)."""
         return config_to_flat(self)
 
 

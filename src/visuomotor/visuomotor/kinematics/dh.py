@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from visuomotor.errors import KinematicsError
+from visuomotor.kinematics.errors import KinematicsInputError
 
 __all__ = [
     "DhParameters",
@@ -31,10 +31,6 @@ __all__ = [
 #: Largest accepted deviation of a rotation block from orthonormality, max |RᵀR − I|. Poses built from
 #: float32 quaternions sit around 1e-7; anything worse is a bug upstream, not rounding.
 ORTHONORMAL_TOL = 1e-6
-
-
-class KinematicsInputError(KinematicsError, ValueError):
-    """A pose or joint vector handed to the kinematics is malformed (shape, NaN/inf, not a rotation)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,15 +19,9 @@ import math
 
 import numpy as np
 
-from visuomotor.errors import IkUnreachableError, KinematicsError
-from visuomotor.kinematics.dh import (
-    DhParameters,
-    KinematicsInputError,
-    as_joint_array,
-    as_transform,
-    forward_dh,
-    forward_dh_batch,
-)
+from visuomotor.errors import IkUnreachableError
+from visuomotor.kinematics.dh import DhParameters, as_joint_array, as_transform, forward_dh, forward_dh_batch
+from visuomotor.kinematics.errors import IkJumpError, KinematicsInputError
 from visuomotor.kinematics.ur_analytic import UrGeometry, solve_ur_ik
 
 __all__ = [
@@ -71,10 +65,6 @@ T_BASE_LINK_BASE.setflags(write=False)
 _TAU = 2.0 * math.pi
 #: Slack (rad) on joint limits for values that rounding pushed just outside; such values are clipped.
 _LIMIT_TOL_RAD = 1e-9
-
-
-class IkJumpError(KinematicsError):
-    """The nearest IK solution moves some joint further than the allowed jump from the reference joints."""
 
 
 def base_link_from_base(T_base_X: np.ndarray) -> np.ndarray:

@@ -24,7 +24,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from visuomotor.kinematics.dh import DhParameters, KinematicsInputError
+from visuomotor.kinematics.dh import DhParameters
+from visuomotor.kinematics.errors import KinematicsInputError
 
 __all__ = [
     "ELBOW_MERGE_SIN",

@@ -6,8 +6,9 @@ timings; :class:`LatencyRecorder` turns completed trails into per-stage, per-tra
 percentiles plus drop and rejection counts (:class:`LatencySummary`: JSON and a text table).
 """
 
+from visuomotor.latency.errors import LatencyError
 from visuomotor.latency.recorder import LatencyRecorder, LatencySummary, StageStats, percentile_ms
-from visuomotor.latency.trail import TRANSPORT_SEPARATOR, FrameTrail, LatencyError, StageTimer, StageTiming
+from visuomotor.latency.trail import TRANSPORT_SEPARATOR, FrameTrail, StageTimer, StageTiming
 
 __all__ = [
     "TRANSPORT_SEPARATOR",

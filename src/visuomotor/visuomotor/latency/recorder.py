@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from visuomotor.errors import ConfigError
-from visuomotor.latency.trail import TRANSPORT_SEPARATOR, FrameTrail, LatencyError, _as_ns
+from visuomotor.latency.errors import LatencyError
+from visuomotor.latency.trail import TRANSPORT_SEPARATOR, FrameTrail, as_ns
 
 __all__ = ["LatencyRecorder", "LatencySummary", "StageStats", "percentile_ms"]
 
@@ -275,7 +276,7 @@ class LatencyRecorder:
 
     def _tick(self, now_ns: int | None) -> int:
         """Move the clock to ``now_ns`` (never backwards), expire frames; return the clock. Lock held."""
-        now = time.monotonic_ns() if now_ns is None else _as_ns("now_ns", now_ns)
+        now = time.monotonic_ns() if now_ns is None else as_ns("now_ns", now_ns)
         if self._clock_ns is not None and now <= self._clock_ns:
             return self._clock_ns
         self._clock_ns = now
@@ -310,7 +311,7 @@ class LatencyRecorder:
             stamp_ns: the frame's camera stamp (ROS time, ns).
             now_ns: when it was seen (``time.monotonic_ns()`` if None).
         """
-        stamp = _as_ns("stamp_ns", stamp_ns)
+        stamp = as_ns("stamp_ns", stamp_ns)
         with self._lock:
             now = self._tick(now_ns)
             if stamp in self._pending or stamp in self._completed or stamp in self._recent_drops:
@@ -370,7 +371,7 @@ class LatencyRecorder:
             raise LatencyError(
                 f"stage name must be a non-empty string without {TRANSPORT_SEPARATOR!r}, got {stage!r}"
             )
-        duration = _as_ns(f"stage {stage!r}: duration_ns", duration_ns)
+        duration = as_ns(f"stage {stage!r}: duration_ns", duration_ns)
         if duration < 0:
             raise LatencyError(f"stage {stage!r}: duration_ns must be ≥ 0, got {duration}")
         with self._lock:

@@ -19,19 +19,15 @@ from types import TracebackType
 
 import numpy as np
 
-from visuomotor.errors import VisuomotorError
+from visuomotor.latency.errors import LatencyError
 
-__all__ = ["TRANSPORT_SEPARATOR", "FrameTrail", "LatencyError", "StageTimer", "StageTiming"]
+__all__ = ["TRANSPORT_SEPARATOR", "FrameTrail", "LatencyError", "StageTimer", "StageTiming", "as_ns"]
 
 TRANSPORT_SEPARATOR = "→"
 """Joins two stage names into a transport name (``"detect→localise"``); reserved in stage names."""
 
 
-class LatencyError(VisuomotorError, ValueError):
-    """A stage timing, trail or latency sample is inconsistent; the message names the fix."""
-
-
-def _as_ns(name: str, value: object) -> int:
+def as_ns(name: str, value: object) -> int:
     """Return ``value`` as a plain ``int``; reject bools, floats and anything else that is not an integer.
 
     Numpy integers are accepted (message converters often hand them over) and turned into ``int`` so that
@@ -67,8 +63,8 @@ class StageTiming:
     def __post_init__(self) -> None:
         _check_stage_name(self.stage)
         # Frozen + slots: object.__setattr__ is the documented way to normalise fields in __post_init__.
-        object.__setattr__(self, "start_ns", _as_ns(f"stage {self.stage!r}: start_ns", self.start_ns))
-        object.__setattr__(self, "end_ns", _as_ns(f"stage {self.stage!r}: end_ns", self.end_ns))
+        object.__setattr__(self, "start_ns", as_ns(f"stage {self.stage!r}: start_ns", self.start_ns))
+        object.__setattr__(self, "end_ns", as_ns(f"stage {self.stage!r}: end_ns", self.end_ns))
         if self.end_ns < self.start_ns:
             raise LatencyError(
                 f"stage {self.stage!r} ends before it starts (start_ns={self.start_ns}, "
@@ -183,7 +179,7 @@ class FrameTrail:
     timings: tuple[StageTiming, ...] = ()
 
     def __post_init__(self) -> None:
-        stamp_ns = _as_ns("FrameTrail.stamp_ns", self.stamp_ns)
+        stamp_ns = as_ns("FrameTrail.stamp_ns", self.stamp_ns)
         if stamp_ns < 0:
             raise LatencyError(f"FrameTrail.stamp_ns must be ≥ 0 (a ROS time), got {stamp_ns}")
         object.__setattr__(self, "stamp_ns", stamp_ns)

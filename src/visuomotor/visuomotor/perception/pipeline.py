@@ -158,11 +158,7 @@ class PerceptionPipeline:
         except VisuomotorError as err:
             return self._skip(frame, "detect_failed", timings, error=err)
         t_end = clock()
-        # The detector reports durations; its call overhead lands in post so the stages tile the call.
-        t1 = min(t0 + result.pre_ns, t_end)
-        t2 = min(t1 + result.infer_ns, t_end)
-        timings += [StageTiming("detect.pre", t0, t1), StageTiming("detect.infer", t1, t2),
-                    StageTiming("detect.post", t2, t_end)]
+        timings += result.stage_timings(t0, t_end)
         detections = result.detections
         if frame.depth is None or frame.depth_encoding is None:
             return self._skip(frame, "no_depth", timings, detections)

@@ -1,25 +1,18 @@
 """The ACT policy: observation → chunk of k TCP poses + gripper, trained on scripted-expert demos.
 
 Split like LeRobot's ACT: ``configuration`` (``ActConfig`` network/objective, ``PolicyConfig`` runtime)
-⟂ ``modeling`` (the stateless PyTorch CVAE transformer) ⟂ ``runtime`` (``ActOnnxPolicy``: ``reset()``,
-``select_action()``, ``predict_action_chunk()`` on onnxruntime) with temporal ensembling in its own class
-(``ensembling``). ``observation`` fixes the observation/action layouts and their normalisation;
-``targets`` chooses the target cube and bin tracks that fill it.
+⟂ ``visuomotor.training.policy_model`` (the stateless PyTorch CVAE transformer) ⟂ ``runtime``
+(``ActOnnxPolicy``: ``reset()``, ``select_action()``, ``predict_action_chunk()`` on onnxruntime) with
+temporal ensembling in its own class (``ensembling``). ``observation`` fixes the observation/action
+layouts and their normalisation; ``targets`` chooses the target cube and bin tracks that fill it.
 
-Imported here: the runtime side only (numpy + onnxruntime). The sim-side modules — ``sim_env`` (the pick
-task at the control rate), ``demos`` (closed-loop expert + recorder), ``evaluation`` (rollouts with ground
-truth) — need MuJoCo and are imported explicitly; ``modeling`` and ``training`` need torch (optional
-training extra) and are never imported by the rest.
+The runtime only (numpy + onnxruntime): the PyTorch model, its training, the demos, the experts and the
+sim evaluations are tools above it, in ``visuomotor.training``.
 """
 
-from visuomotor.policy.configuration import (
-    PROVIDER_FALLBACKS,
-    TARGET_CLASSES,
-    ActConfig,
-    PolicyConfig,
-    PolicyError,
-)
+from visuomotor.policy.configuration import PROVIDER_FALLBACKS, TARGET_CLASSES, ActConfig, PolicyConfig
 from visuomotor.policy.ensembling import TemporalEnsembler, ensemble_offline
+from visuomotor.policy.errors import PolicyError
 from visuomotor.policy.observation import (
     ACTION_DIM,
     ACTION_LAYOUT,

@@ -13,8 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from visuomotor.config import config_from_flat, config_to_flat
-from visuomotor.errors import ConfigError, VisuomotorError
+from visuomotor.config import (
+    config_from_flat,
+    config_to_flat,
+    require_int_range,
+    require_range,
+)
+from visuomotor.errors import ConfigError
+from visuomotor.policy.errors import PolicyError
 
 __all__ = [
     "POLICY_TASKS",
@@ -30,20 +36,6 @@ TARGET_CLASSES = ("any", "red_cube", "green_cube", "blue_cube")
 PROVIDER_FALLBACKS = ("warn", "error")
 #: Tasks a policy can run (``observation.TASKS``): a cube on the table, or one on the conveyor belt.
 POLICY_TASKS = ("pick", "conveyor")
-
-
-class PolicyError(VisuomotorError):
-    """The ACT policy cannot run: missing/invalid model, wrong observation shape, non-finite output."""
-
-
-def _positive_int(owner: str, name: str, value: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
-        raise ConfigError(f"{owner}.{name} must be an integer in [1, {hi}], got {value!r}")
-
-
-def _unit(owner: str, name: str, value: float, lo: float, hi: float) -> None:
-    if not (math.isfinite(value) and lo <= value <= hi):
-        raise ConfigError(f"{owner}.{name} must be in [{lo}, {hi}], got {value}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +99,11 @@ class ActConfig:
             ("latent_dim", 1024),
             ("n_action_steps", 1000),
         ):
-            _positive_int(owner, name, getattr(self, name), hi)
-        _unit(owner, "control_period_s", self.control_period_s, 1e-3, 10.0)
-        _unit(owner, "dropout", self.dropout, 0.0, 0.9)
-        _unit(owner, "kl_weight", self.kl_weight, 0.0, 1e6)
-        _unit(owner, "ensemble_coeff", self.ensemble_coeff, 0.0, 10.0)
+            require_int_range(f"{owner}.{name}", getattr(self, name), 1, hi)
+        require_range(f"{owner}.control_period_s", self.control_period_s, 1e-3, 10.0)
+        require_range(f"{owner}.dropout", self.dropout, 0.0, 0.9)
+        require_range(f"{owner}.kl_weight", self.kl_weight, 0.0, 1e6)
+        require_range(f"{owner}.ensemble_coeff", self.ensemble_coeff, 0.0, 10.0)
         if self.d_model % self.n_heads:
             raise ConfigError(
                 f"ActConfig.d_model ({self.d_model}) must be divisible by ActConfig.n_heads ({self.n_heads})"
@@ -231,16 +223,16 @@ class PolicyConfig:
         owner = "policy"
         if self.task not in POLICY_TASKS:
             raise ConfigError(f"{owner}.task must be one of {POLICY_TASKS}, got {self.task!r}")
-        _unit(owner, "command_latency_s", self.command_latency_s, 0.0, 1.0)
-        _unit(owner, "motion_window_s", self.motion_window_s, 0.2, 10.0)
-        _positive_int(owner, "chunk_publish_steps", self.chunk_publish_steps, 1000)
-        _unit(owner, "grasp_closure_min", self.grasp_closure_min, 0.0, 1.0)
-        _unit(owner, "grasp_closure_max", self.grasp_closure_max, 0.0, 1.0)
-        _unit(owner, "grasp_radius_m", self.grasp_radius_m, 0.0, 1.0)
-        _unit(owner, "target_memory_s", self.target_memory_s, 0.0, 60.0)
-        _unit(owner, "occlusion_radius_m", self.occlusion_radius_m, 0.0, 2.0)
-        _unit(owner, "bin_half_size_m", self.bin_half_size_m, 0.0, 2.0)
-        _unit(owner, "home_speed_m_s", self.home_speed_m_s, 0.01, 1.0)
+        require_range(f"{owner}.command_latency_s", self.command_latency_s, 0.0, 1.0)
+        require_range(f"{owner}.motion_window_s", self.motion_window_s, 0.2, 10.0)
+        require_int_range(f"{owner}.chunk_publish_steps", self.chunk_publish_steps, 1, 1000)
+        require_range(f"{owner}.grasp_closure_min", self.grasp_closure_min, 0.0, 1.0)
+        require_range(f"{owner}.grasp_closure_max", self.grasp_closure_max, 0.0, 1.0)
+        require_range(f"{owner}.grasp_radius_m", self.grasp_radius_m, 0.0, 1.0)
+        require_range(f"{owner}.target_memory_s", self.target_memory_s, 0.0, 60.0)
+        require_range(f"{owner}.occlusion_radius_m", self.occlusion_radius_m, 0.0, 2.0)
+        require_range(f"{owner}.bin_half_size_m", self.bin_half_size_m, 0.0, 2.0)
+        require_range(f"{owner}.home_speed_m_s", self.home_speed_m_s, 0.01, 1.0)
         if len(self.home_joint_positions_rad) != 6 or not all(
             math.isfinite(v) for v in self.home_joint_positions_rad
         ):
@@ -261,10 +253,10 @@ class PolicyConfig:
             raise ConfigError(f"{owner}.tick_on_tracks must be true or false, got {self.tick_on_tracks!r}")
         if not isinstance(self.model_path, str) or not self.model_path:
             raise ConfigError(f"{owner}.model_path must be a non-empty path, got {self.model_path!r}")
-        _unit(owner, "control_rate_hz", self.control_rate_hz, 0.1, 1000.0)
-        _unit(owner, "ensemble_coeff", self.ensemble_coeff, 0.0, 10.0)
-        _positive_int(owner, "n_action_steps", self.n_action_steps, 1000)
-        _positive_int(owner, "intra_op_threads", self.intra_op_threads, 256)
+        require_range(f"{owner}.control_rate_hz", self.control_rate_hz, 0.1, 1000.0)
+        require_range(f"{owner}.ensemble_coeff", self.ensemble_coeff, 0.0, 10.0)
+        require_int_range(f"{owner}.n_action_steps", self.n_action_steps, 1, 1000)
+        require_int_range(f"{owner}.intra_op_threads", self.intra_op_threads, 1, 256)
         if self.temporal_ensembling and self.n_action_steps != 1:
             raise ConfigError(
                 f"{owner}.temporal_ensembling needs {owner}.n_action_steps = 1 (one inference per step), "

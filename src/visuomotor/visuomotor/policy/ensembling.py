@@ -20,7 +20,7 @@ from collections import deque
 
 import numpy as np
 
-from visuomotor.policy.configuration import PolicyError
+from visuomotor.policy.errors import PolicyError
 
 __all__ = ["TemporalEnsembler", "ensemble_offline"]
 

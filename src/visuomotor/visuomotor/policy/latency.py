@@ -38,7 +38,7 @@ from collections import deque
 
 import numpy as np
 
-from visuomotor.policy.configuration import PolicyError
+from visuomotor.policy.errors import PolicyError
 
 __all__ = ["ClockRate", "LinearMotionFit", "aim_point", "frame_latency_s", "trail_latency_s"]
 

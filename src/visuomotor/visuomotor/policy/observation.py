@@ -47,7 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from visuomotor.policy.configuration import PolicyError
+from visuomotor.policy.errors import PolicyError
 
 __all__ = [
     "ACTION_DIM",

@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from visuomotor.detection.detector import DetectorError
+from visuomotor.detection.errors import DetectorError
 from visuomotor.detection.providers import expand_provider_names
-from visuomotor.policy.configuration import PROVIDER_FALLBACKS, PolicyConfig, PolicyError
+from visuomotor.policy.configuration import PROVIDER_FALLBACKS, PolicyConfig
 from visuomotor.policy.ensembling import TemporalEnsembler
+from visuomotor.policy.errors import PolicyError
 from visuomotor.policy.observation import ACTION_DIM, TASK_OBS_LAYOUTS, TASKS, NormStats
 
 __all__ = ["INPUT_NAME", "METADATA_FORMAT", "OUTPUT_NAME", "ActOnnxPolicy"]

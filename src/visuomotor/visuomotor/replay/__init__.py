@@ -10,7 +10,6 @@ from visuomotor.replay.config import ReplayConfig, resolve_path
 from visuomotor.replay.ground_truth import (
     GroundTruthObject,
     ground_truth_objects,
-    pose_to_matrix,
     projected_box,
 )
 from visuomotor.replay.offline import replay_offline
@@ -43,7 +42,6 @@ __all__ = [
     "ReplayConfig",
     "dump_json",
     "ground_truth_objects",
-    "pose_to_matrix",
     "projected_box",
     "replay_offline",
     "resolve_path",

@@ -120,7 +120,7 @@ class ReplayConfig:
                 if required:
                     raise
                 continue
-            stages[name] = config_cls.from_flat_dict(read_params_file(path, name))  # type: ignore[attr-defined]
+            stages[name] = config_cls.from_flat(read_params_file(path, name))  # type: ignore[attr-defined]
         return cls(**{**stages, **overrides})  # type: ignore[arg-type]
 
     @property

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import transforms3d
 
-from visuomotor.geometry import CameraIntrinsics
+from visuomotor.errors import MessageError
+from visuomotor.geometry import CameraIntrinsics, pose_to_matrix
 
-__all__ = ["GroundTruthObject", "ground_truth_objects", "pose_to_matrix", "projected_box"]
+__all__ = ["GroundTruthObject", "ground_truth_objects", "projected_box"]
 
 _CORNER_SIGNS = np.array(list(itertools.product((-1.0, 1.0), repeat=3)))  # (8, 3)
 _MIN_Z_M = 1e-3  # corners closer to the camera plane than this cannot be projected
@@ -43,17 +43,12 @@ class GroundTruthObject:
     box_px: tuple[float, float, float, float] | None
 
 
-def pose_to_matrix(pose: Any) -> np.ndarray | None:
-    """``geometry_msgs/Pose`` → (4, 4); None for a zero (unset) quaternion."""
-    q = pose.orientation
-    wxyz = np.array([q.w, q.x, q.y, q.z], dtype=np.float64)
-    norm = float(np.linalg.norm(wxyz))
-    if not np.isfinite(norm) or norm < 1e-6:
+def _pose_or_none(pose: Any) -> np.ndarray | None:
+    """(4, 4) of a ground-truth pose, None for an unset (zero) quaternion."""
+    try:
+        return pose_to_matrix(pose)
+    except MessageError:
         return None
-    T = np.eye(4)
-    T[:3, :3] = transforms3d.quaternions.quat2mat(wxyz / norm)
-    T[:3, 3] = (pose.position.x, pose.position.y, pose.position.z)
-    return T
 
 
 def projected_box(
@@ -93,13 +88,13 @@ def ground_truth_objects(
     The camera pose is the message's own (the sim's exact optical frame) unless it is unset, then
     ``T_base_camera_fallback`` (the extrinsics of the replay).
     """
-    T_cam = pose_to_matrix(msg.camera_pose)
+    T_cam = _pose_or_none(msg.camera_pose)
     if T_cam is None:
         T_cam = np.asarray(T_base_camera_fallback, dtype=np.float64)
     out = []
     for obj in msg.objects:
         extent = np.array([obj.extent.x, obj.extent.y, obj.extent.z], dtype=np.float64)
-        T_obj = pose_to_matrix(obj.pose)
+        T_obj = _pose_or_none(obj.pose)
         box = None if T_obj is None else projected_box(T_obj, extent, T_cam, K)
         p = obj.pose.position
         out.append(

@@ -7,13 +7,13 @@ safety rejections. :func:`write_report` writes ``report.json``, ``index.html``, 
 Perfetto) and PNG figures; with a second run the two sit side by side.
 """
 
+from visuomotor.report.errors import ReportError
 from visuomotor.report.metrics import RunMetrics, compute_metrics, format_value, lookup
 from visuomotor.report.replay_files import (
     REPORT_SCHEMA,
     RESULT_SCHEMA,
     TIMING_SCHEMA,
     ReplayRun,
-    ReportError,
     is_run_directory,
     load_run,
 )

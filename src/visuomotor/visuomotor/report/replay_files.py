@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from visuomotor.errors import VisuomotorError
+from visuomotor.report.errors import ReportError
 
 __all__ = [
     "REPORT_SCHEMA",
@@ -34,10 +34,6 @@ TIMING_FILE = "timing.json"
 REPORT_FILE = "report.json"
 
 _REPLAY_FIX = "replay the bag again with `visuomotor eval BAG --report DIR` (it writes both files)"
-
-
-class ReportError(VisuomotorError):
-    """A replay's files are missing or malformed, or the report cannot be written; names file and fix."""
 
 
 # -- a tiny structural schema: a type, a {key: spec} mapping, _List(spec) or _Nullable(spec) -------------

@@ -16,7 +16,7 @@ from scipy.optimize import linear_sum_assignment
 from visuomotor.detection.metrics import coco_map, detections_to_coco
 from visuomotor.errors import ConfigError
 from visuomotor.interfaces import Detection
-from visuomotor.report.replay_files import ReportError
+from visuomotor.report.errors import ReportError
 
 __all__ = [
     "MAX_MATCH_DISTANCE_M",

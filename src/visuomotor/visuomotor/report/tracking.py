@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from visuomotor.interfaces import TrackState
-from visuomotor.report.replay_files import ReportError
+from visuomotor.report.errors import ReportError
 
 __all__ = ["SCORED_TRACK_STATES", "TrackingFrame", "TrackingScores", "score_tracking", "tracking_section"]
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from visuomotor.report.errors import ReportError
 from visuomotor.report.metrics import RunMetrics, compute_metrics, format_value, report_dict
 from visuomotor.report.page import render_page
 from visuomotor.report.plots import write_plots
-from visuomotor.report.replay_files import REPORT_FILE, ReportError, load_run
+from visuomotor.report.replay_files import REPORT_FILE, load_run
 from visuomotor.report.trace import trace_events
 
 __all__ = ["ReportFiles", "summary_lines", "write_report"]

@@ -15,17 +15,17 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 from visuomotor.sim.camera import RgbdFrame, RgbdRenderer, camera_intrinsics, make_depth_image
 from visuomotor.sim.config import CameraConfig, DepthNoiseConfig, SceneConfig, SimConfig
+from visuomotor.sim.errors import GripperCommandError
 from visuomotor.sim.jtc import (
     JointTrajectoryCommand,
     JointTrajectoryFollower,
     canonical_trajectory,
     interpolate_trajectory,
 )
-from visuomotor.sim.scene import T_FLANGE_TCP, build_mjcf
-from visuomotor.sim.world import GripperCommandError, ObjectState, SimWorld, top_down_tcp_pose
+from visuomotor.sim.scene import build_mjcf
+from visuomotor.sim.world import ObjectState, SimWorld, top_down_tcp_pose
 
 __all__ = [
-    "T_FLANGE_TCP",
     "CameraConfig",
     "DepthNoiseConfig",
     "GripperCommandError",

@@ -1,7 +1,7 @@
 """Configuration of the simulator: one frozen dataclass per concern, validated on construction.
 
 A ROS node reads ``config/sim.yaml`` (``sim: ros__parameters: ...``) into :class:`SimConfig` with
-:meth:`SimConfig.from_flat_dict`; nested sections become dotted keys (``camera.fovy_deg``), exactly as
+:meth:`SimConfig.from_flat`; nested sections become dotted keys (``camera.fovy_deg``), exactly as
 ROS 2 flattens a nested parameters file. Every error names the dotted key.
 
 All positions are in ``base_link`` (the MuJoCo world frame), in metres.
@@ -13,7 +13,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from visuomotor.config import config_from_flat, config_to_flat
+from visuomotor.config import (
+    config_from_flat,
+    config_to_flat,
+    require_finite,
+    require_interval,
+    require_positive,
+)
 from visuomotor.errors import ConfigError
 from visuomotor.kinematics import UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES
 
@@ -31,27 +37,11 @@ __all__ = [
 CLOCK_MODES = ("realtime", "lockstep")
 
 
-def _finite(key: str, value: float) -> None:
-    if not math.isfinite(value):
-        raise ConfigError(f"{key} must be finite, got {value}")
-
-
-def _positive(key: str, value: float) -> None:
-    if not (math.isfinite(value) and value > 0):
-        raise ConfigError(f"{key} must be a positive finite number, got {value}")
-
-
-def _interval(key: str, lo_hi: tuple[float, float]) -> None:
-    lo, hi = lo_hi
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise ConfigError(f"{key} must be [min, max] with min < max, got {list(lo_hi)}")
-
-
 def _length(key: str, values: tuple[float, ...], n: int) -> None:
     if len(values) != n:
         raise ConfigError(f"{key} must have {n} numbers, got {len(values)}: {list(values)}")
     for v in values:
-        _finite(key, v)
+        require_finite(key, v)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +76,8 @@ class CameraConfig:
         _length("camera.look_at_m", self.look_at_m, 3)
         if math.dist(self.position_m, self.look_at_m) < 1e-3:
             raise ConfigError("camera.look_at_m must differ from camera.position_m")
-        _positive("camera.min_range_m", self.min_range_m)
-        _positive("camera.max_range_m", self.max_range_m)
+        require_positive("camera.min_range_m", self.min_range_m)
+        require_positive("camera.max_range_m", self.max_range_m)
         if self.max_range_m <= self.min_range_m:
             raise ConfigError(
                 f"camera.max_range_m ({self.max_range_m}) must exceed camera.min_range_m ({self.min_range_m})"
@@ -124,7 +114,7 @@ class DepthNoiseConfig:
             value = getattr(self, key)
             if not (math.isfinite(value) and value >= 0):
                 raise ConfigError(f"depth_noise.{key} must be ≥ 0, got {value}")
-        _positive("depth_noise.edge_threshold_m", self.edge_threshold_m)
+        require_positive("depth_noise.edge_threshold_m", self.edge_threshold_m)
         for key in ("edge_hole_probability", "random_hole_probability"):
             value = getattr(self, key)
             if not (math.isfinite(value) and 0.0 <= value <= 1.0):
@@ -171,14 +161,14 @@ class SceneConfig:
             raise ConfigError(
                 f"scene.cube_size_m must be in [0.02, 0.07] m (gripper stroke), got {self.cube_size_m}"
             )
-        _positive("scene.cube_mass_kg", self.cube_mass_kg)
+        require_positive("scene.cube_mass_kg", self.cube_mass_kg)
         if not (math.isfinite(self.cube_color_jitter) and 0.0 <= self.cube_color_jitter <= 0.3):
             raise ConfigError(f"scene.cube_color_jitter must be in [0, 0.3], got {self.cube_color_jitter}")
         _length("scene.workspace_x_m", self.workspace_x_m, 2)
         _length("scene.workspace_y_m", self.workspace_y_m, 2)
-        _interval("scene.workspace_x_m", self.workspace_x_m)
-        _interval("scene.workspace_y_m", self.workspace_y_m)
-        _positive("scene.min_cube_separation_m", self.min_cube_separation_m)
+        require_interval("scene.workspace_x_m", self.workspace_x_m)
+        require_interval("scene.workspace_y_m", self.workspace_y_m)
+        require_positive("scene.min_cube_separation_m", self.min_cube_separation_m)
         if self.min_cube_separation_m < self.cube_size_m * math.sqrt(2):
             raise ConfigError(
                 f"scene.min_cube_separation_m ({self.min_cube_separation_m}) must be ≥ the cube "
@@ -230,16 +220,16 @@ class ConveyorConfig:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.speed_m_s) and 0.0 <= self.speed_m_s <= 0.5):
             raise ConfigError(f"conveyor.speed_m_s must be in [0, 0.5] m/s, got {self.speed_m_s}")
-        _finite("conveyor.center_x_m", self.center_x_m)
+        require_finite("conveyor.center_x_m", self.center_x_m)
         _length("conveyor.y_range_m", self.y_range_m, 2)
-        _interval("conveyor.y_range_m", self.y_range_m)
+        require_interval("conveyor.y_range_m", self.y_range_m)
         _length("conveyor.spawn_y_m", self.spawn_y_m, 2)
-        _interval("conveyor.spawn_y_m", self.spawn_y_m)
+        require_interval("conveyor.spawn_y_m", self.spawn_y_m)
         if not (math.isfinite(self.width_m) and 0.06 <= self.width_m <= 0.5):
             raise ConfigError(f"conveyor.width_m must be in [0.06, 0.5] m, got {self.width_m}")
         if not 1 <= self.cubes <= 12:
             raise ConfigError(f"conveyor.cubes must be in [1, 12], got {self.cubes}")
-        _positive("conveyor.spacing_m", self.spacing_m)
+        require_positive("conveyor.spacing_m", self.spacing_m)
         if not (math.isfinite(self.x_jitter_m) and 0.0 <= self.x_jitter_m < self.width_m / 2):
             raise ConfigError(
                 f"conveyor.x_jitter_m must be in [0, width_m / 2), got {self.x_jitter_m}"
@@ -340,7 +330,7 @@ class SimConfig:
             )
 
     @classmethod
-    def from_flat_dict(cls, d: dict[str, Any]) -> SimConfig:
+    def from_flat(cls, d: dict[str, Any]) -> SimConfig:
         """Build a config from dotted keys (``{"camera.fovy_deg": 58.0, "seed": 3}``).
 
         Missing keys keep their defaults. Lists are accepted for tuple fields and ints for floats
@@ -354,7 +344,7 @@ class SimConfig:
         return config_from_flat(cls, d, "sim")
 
     def to_flat_dict(self) -> dict[str, Any]:
-        """The inverse of :meth:`from_flat_dict`: dotted keys, tuples as lists (ROS-parameter friendly).
+        """The inverse of :meth:`from_flat`: dotted keys, tuples as lists (ROS-parameter friendly).
 
         The ``calibration_marker.*`` keys appear only when the marker is enabled (see the class doc).
         """

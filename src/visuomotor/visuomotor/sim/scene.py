@@ -15,7 +15,13 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from visuomotor.kinematics import T_BASE_LINK_BASE, UR10E_DH, UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES
+from visuomotor.kinematics import (
+    T_BASE_LINK_BASE,
+    TCP_OFFSET_M,
+    UR10E_DH,
+    UR10E_JOINT_LIMITS_RAD,
+    UR10E_JOINT_NAMES,
+)
 from visuomotor.sim.config import CalibrationMarkerConfig, SimConfig
 
 __all__ = [
@@ -32,10 +38,8 @@ __all__ = [
     "GRIPPER_ACTUATOR",
     "GRIPPER_STROKE_M",
     "TABLE_MATERIALS",
-    "TCP_OFFSET_M",
     "TCP_SITE",
     "T_FLANGE_MARKER",
-    "T_FLANGE_TCP",
     "CubeSpec",
     "build_mjcf",
     "cube_specs",
@@ -59,10 +63,6 @@ TABLE_MATERIALS = ("table", "table_checker", "table_grain", "table_noise")
 #: Distractors wait here (below the floor, out of view) until something places them.
 DISTRACTOR_PARK_M = (0.0, 0.0, -5.0)
 
-#: Flange → TCP: the point midway between the pads, tool z along flange z (no rotation).
-TCP_OFFSET_M = 0.16
-T_FLANGE_TCP = np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, TCP_OFFSET_M], [0, 0, 0, 1.0]])
-T_FLANGE_TCP.setflags(write=False)
 
 #: The optional calibration checkerboard (``SimConfig.calibration_marker``): a site at the marker frame.
 CALIBRATION_MARKER_SITE = "calibration_marker"

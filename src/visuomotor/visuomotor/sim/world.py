@@ -17,7 +17,7 @@ import numpy as np
 
 from visuomotor.errors import SimError
 from visuomotor.geometry import CameraIntrinsics
-from visuomotor.kinematics import UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES, Ur10eKinematics
+from visuomotor.kinematics import T_FLANGE_TCP, UR10E_JOINT_LIMITS_RAD, UR10E_JOINT_NAMES, Ur10eKinematics
 from visuomotor.sim.camera import (
     R_MUJOCO_OPTICAL,
     RgbdFrame,
@@ -26,6 +26,7 @@ from visuomotor.sim.camera import (
     make_depth_image,
 )
 from visuomotor.sim.config import SimConfig
+from visuomotor.sim.errors import GripperCommandError
 from visuomotor.sim.jtc import JointTrajectoryCommand, JointTrajectoryFollower
 from visuomotor.sim.scene import (
     BIN_NAME,
@@ -36,7 +37,6 @@ from visuomotor.sim.scene import (
     FLANGE_SITE,
     GRIPPER_ACTUATOR,
     GRIPPER_STROKE_M,
-    T_FLANGE_TCP,
     TCP_SITE,
     build_mjcf,
     cube_specs,
@@ -52,10 +52,6 @@ _VIEW_MARGIN_PX = 20.0
 _APPROACH_HEIGHT_M = 0.15
 #: Contact roles of geoms (``SimWorld._geom_role``) for the conveyor.
 _GRIPPER, _BELT = 1, 2
-
-
-class GripperCommandError(SimError, ValueError):
-    """A gripper command was not a finite closure in [0, 1]; the gripper keeps its last command."""
 
 
 @dataclass(frozen=True, slots=True)

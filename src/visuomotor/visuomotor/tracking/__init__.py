@@ -7,6 +7,7 @@ from the frames' source stamps in nanoseconds.
 
 from visuomotor.tracking.assignment import Assignment, gated_assignment
 from visuomotor.tracking.config import COST_METRICS, TrackerConfig
+from visuomotor.tracking.errors import TrackingError
 from visuomotor.tracking.kalman import (
     cv_process_noise,
     cv_transition,
@@ -16,7 +17,7 @@ from visuomotor.tracking.kalman import (
     kf_update,
     mahalanobis_sq,
 )
-from visuomotor.tracking.tracker import HungarianTracker, TrackingError
+from visuomotor.tracking.tracker import HungarianTracker
 
 __all__ = [
     "COST_METRICS",

@@ -75,7 +75,7 @@ class TrackerConfig:
                 raise ConfigError(f"tracker: {key} must be an integer in [1, 1000], got {value!r}")
 
     @classmethod
-    def from_flat_dict(cls, d: Mapping[str, Any]) -> TrackerConfig:
+    def from_flat(cls, d: Mapping[str, Any]) -> TrackerConfig:
         """Build from ROS-style parameters (``{"confirm_hits": 2, ...}``); missing keys keep defaults.
 
         Raises:
@@ -84,5 +84,5 @@ class TrackerConfig:
         return config_from_flat(cls, d, "tracker")
 
     def to_flat_dict(self) -> dict[str, Any]:
-        """The inverse of :meth:`from_flat_dict`."""
+        """The inverse of :meth:`from_flat`."""
         return config_to_flat(self)

@@ -22,17 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from visuomotor.errors import VisuomotorError
 from visuomotor.interfaces import Object3D, Track, TrackState
 from visuomotor.tracking.assignment import gated_assignment
 from visuomotor.tracking.config import TrackerConfig
+from visuomotor.tracking.errors import TrackingError
 from visuomotor.tracking.kalman import kf_initiate, kf_predict, kf_project, kf_update, mahalanobis_sq
 
 __all__ = ["HungarianTracker", "TrackingError"]
-
-
-class TrackingError(VisuomotorError, ValueError):
-    """Input the tracker cannot use (a stamp going backwards, a position in the wrong frame)."""
 
 
 @dataclass(slots=True)

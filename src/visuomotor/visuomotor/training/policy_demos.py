@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from visuomotor.errors import ConfigError
-from visuomotor.policy.configuration import PolicyError
+from visuomotor.policy.errors import PolicyError
 from visuomotor.policy.observation import (
     ACTION_DIM,
     ACTION_LAYOUT,
@@ -44,8 +44,8 @@ from visuomotor.policy.observation import (
     TASKS,
     action_from_pose,
 )
-from visuomotor.policy.sim_env import ObservationNoise, PickEnv
 from visuomotor.sim import top_down_tcp_pose
+from visuomotor.sim.pick_task import ObservationNoise, PickEnv
 
 __all__ = [
     "DATASET_VERSION",
@@ -243,7 +243,8 @@ class DemoConfig:
 
     Attributes:
         task: ``pick`` (a cube on the table, ``ClosedLoopExpert``) or ``conveyor`` (the leading cube on
-            the belt, ``visuomotor.policy.conveyor.ConveyorExpert``; the observation has its velocity).
+            the belt, ``visuomotor.training.conveyor_expert.ConveyorExpert``; the observation has its
+            velocity).
         conveyor_speed_m_s: [min, max] belt speed of a conveyor episode, drawn uniformly per episode.
         velocity_noise_m_s: (bias σ, jitter σ) of the observed target velocity in the conveyor task
             (the tracker's velocity is noisier than its position).
@@ -327,7 +328,9 @@ def record_episode(env: PickEnv, seed: int, config: DemoConfig | None = None) ->
     """Run the expert for one seeded scene and record (observation, action) at every tick."""
     config = config if config is not None else DemoConfig()
     if config.task == "conveyor":
-        from visuomotor.policy.conveyor import ConveyorExpert  # the conveyor module builds on this one
+        from visuomotor.training.conveyor_expert import (
+            ConveyorExpert,  # the conveyor module builds on this one
+        )
 
         speed = float(np.random.default_rng([seed, 13]).uniform(*config.conveyor_speed_m_s))
         env.reset(seed, start_joint_noise_rad=config.start_joint_noise_rad, conveyor_speed_m_s=speed)

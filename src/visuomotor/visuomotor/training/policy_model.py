@@ -25,10 +25,10 @@ import math
 
 import numpy as np
 
-from visuomotor.kinematics import T_BASE_LINK_BASE, UR10E_DH
-from visuomotor.policy.configuration import ActConfig, PolicyError
+from visuomotor.kinematics import T_BASE_LINK_BASE, T_FLANGE_TCP, UR10E_DH
+from visuomotor.policy.configuration import ActConfig
+from visuomotor.policy.errors import PolicyError
 from visuomotor.policy.observation import ACTION_DIM, OBS_LAYOUT
-from visuomotor.sim.scene import T_FLANGE_TCP
 
 try:
     import torch

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from visuomotor.policy.observation import ACTION_LAYOUT
-from visuomotor.policy.sim_env import ObservationNoise, PickEnv
+from visuomotor.sim.pick_task import ObservationNoise, PickEnv
 
 __all__ = ["EVAL_SEED", "EpisodeResult", "EvalResult", "Policy", "evaluate_policy", "summarise"]
 

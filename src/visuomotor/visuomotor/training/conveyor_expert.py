@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from visuomotor.errors import ConfigError
-from visuomotor.policy.demos import ClosedLoopExpert, ExpertParams
 from visuomotor.policy.observation import CONVEYOR_OBS_LAYOUT, action_from_pose
+from visuomotor.training.policy_demos import ClosedLoopExpert, ExpertParams
 
 __all__ = ["ConveyorExpert", "ConveyorParams", "intercept_point"]
 
@@ -39,7 +39,7 @@ _G = CONVEYOR_OBS_LAYOUT["gripper_closure"][0]
 
 @dataclass(frozen=True, slots=True)
 class ConveyorParams:
-    """What the intercepting expert adds to :class:`~visuomotor.policy.demos.ExpertParams`.
+    """What the intercepting expert adds to :class:`~visuomotor.training.policy_demos.ExpertParams`.
 
     Attributes:
         lead_s: the command leads the cube by v·lead_s: the arm reaches a commanded pose one control

@@ -18,7 +18,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from visuomotor.detection.detector import DetectionResult, Detector, DetectorError
+from visuomotor.detection.detector import DetectionResult, Detector
+from visuomotor.detection.errors import DetectorError
 from visuomotor.detection.metrics import MapResult, coco_map, detections_to_coco
 from visuomotor.latency import StageStats
 
@@ -61,7 +62,7 @@ def render_frames(num_frames: int, seed: int = EVAL_SEED, config: Any = None) ->
 
     Args:
         num_frames: frames to render (≥ 1).
-        seed: split seed, as in ``visuomotor.detection.dataset.render_split``.
+        seed: split seed, as in ``visuomotor.training.detector_data.render_split``.
         config: a ``DatasetConfig`` (its defaults — the training data's — when None).
 
     Yields:
@@ -70,7 +71,7 @@ def render_frames(num_frames: int, seed: int = EVAL_SEED, config: Any = None) ->
     # The sim (MuJoCo, EGL) loads only when frames are asked for. visuomotor.sim first: it sets
     # MUJOCO_GL=egl, which must happen before the dataset module imports mujoco.
     import visuomotor.sim  # noqa: F401
-    from visuomotor.detection.dataset import DatasetConfig, FrameRenderer, scene_seed
+    from visuomotor.training.detector_data import DatasetConfig, FrameRenderer, scene_seed
 
     renderer = FrameRenderer(config if config is not None else DatasetConfig())
     try:

@@ -22,12 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from visuomotor.errors import ConfigError
-from visuomotor.policy.configuration import ActConfig, PolicyError
-from visuomotor.policy.demos import Episode, load_episodes
-from visuomotor.policy.modeling import ActInference, ActModel, act_loss, require_torch, torch
+from visuomotor.kinematics import T_FLANGE_TCP
+from visuomotor.policy.configuration import ActConfig
+from visuomotor.policy.errors import PolicyError
 from visuomotor.policy.observation import ACTION_DIM, ACTION_LAYOUT, TASK_OBS_LAYOUTS, NormStats
 from visuomotor.policy.runtime import INPUT_NAME, METADATA_FORMAT, OUTPUT_NAME
-from visuomotor.sim.scene import T_FLANGE_TCP
+from visuomotor.training.policy_demos import Episode, load_episodes
+from visuomotor.training.policy_model import ActInference, ActModel, act_loss, require_torch, torch
 
 __all__ = ["TrainConfig", "TrainResult", "build_chunks", "export_onnx", "train_act", "write_model_card"]
 
@@ -435,7 +436,8 @@ def write_model_card(
             [
                 "- the leading cube on a conveyor belt (+y) at "
                 f"{manifest['config']['conveyor_speed_m_s'][0]:g}–{manifest['config']['conveyor_speed_m_s'][1]:g}"
-                " m/s (uniform per episode); intercepting expert (`visuomotor.policy.conveyor`): aim above",
+                " m/s (uniform per episode); intercepting expert (`visuomotor.training.conveyor_expert`): "
+                "aim above",
                 "  where the cube will be, descend, settle and close moving with the belt (command leads the",
                 "  cube by the arm's 0.15 s lag), lift, carry; observed velocity noise σ bias "
                 f"{manifest['config']['velocity_noise_m_s'][0] * 1000:g} mm/s, jitter "

@@ -1,6 +1,6 @@
 """INT8 static quantisation of a YOLO ONNX model, calibrated on rendered sim frames.
 
-``python -m visuomotor.detection.quantize --model models/detector_yolov8n.onnx --eval-frames 500`` writes
+``python -m visuomotor.training.quantize --model models/detector_yolov8n.onnx --eval-frames 500`` writes
 ``models/detector_yolov8n_int8.onnx`` (``--out`` to choose) and compares FP32 and INT8 on fresh frames.
 
 ONNX Runtime's ``quantize_static`` in QDQ format: per-channel signed weights, unsigned 8-bit
@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from visuomotor.detection.detector import DetectorConfig, DetectorError
+from visuomotor.detection.detector import DetectorConfig
+from visuomotor.detection.errors import DetectorError
 
 __all__ = ["calibration_tensors", "head_decode_nodes", "main", "quantize_yolo"]
 
@@ -62,8 +63,8 @@ def calibration_tensors(model_path: Path, num_frames: int, seed: int) -> list[np
         num_frames: frames (≥ 1).
         seed: render seed (keep it apart from training/validation/evaluation seeds).
     """
-    from visuomotor.detection.evaluation import render_frames
     from visuomotor.detection.onnx_yolo import OnnxYoloDetector
+    from visuomotor.training.detector_eval import render_frames
 
     detector = OnnxYoloDetector(DetectorConfig(model_path=str(model_path), arch="yolo", warmup_runs=1))
     tensors = []
@@ -176,9 +177,9 @@ def quantize_yolo(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: quantise, then print FP32 vs INT8 mAP and timing on fresh frames (``--eval-frames``)."""
-    from visuomotor.detection.evaluation import CALIBRATION_SEED, EVAL_SEED
+    from visuomotor.training.detector_eval import CALIBRATION_SEED, EVAL_SEED
 
-    parser = argparse.ArgumentParser(prog="python -m visuomotor.detection.quantize", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m visuomotor.training.quantize", description=__doc__)
     parser.add_argument("--model", type=Path, required=True, help="FP32 YOLO ONNX model")
     parser.add_argument("--out", type=Path, help="INT8 model (default: <model>_int8.onnx)")
     parser.add_argument("--frames", type=int, default=200, help="calibration frames (default 200)")
@@ -204,15 +205,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             per_channel=not args.per_tensor,
             method=args.method,
             reduce_range=not args.full_range,
-            note=f"Calibration frames: visuomotor.detection.evaluation.render_frames seed {args.seed}.",
+            note=f"Calibration frames: visuomotor.training.detector_eval.render_frames seed {args.seed}.",
         )
         print(
             f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB) from {args.frames} frames: render "
             f"{rendered - start:.0f} s, quantise {time.perf_counter() - rendered:.0f} s"
         )
         if args.eval_frames > 0:
-            from visuomotor.detection.detector import make_detector
-            from visuomotor.detection.evaluation import evaluate_detector, render_frames
+            from visuomotor.detection.factory import make_detector
+            from visuomotor.training.detector_eval import evaluate_detector, render_frames
 
             fp32 = make_detector(
                 DetectorConfig(model_path=str(args.model), score_threshold=0.001, max_detections=300)

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from visuomotor.errors import ConfigError, VisuomotorError
+from visuomotor.errors import ConfigError
+from visuomotor.training.errors import TrainError
 
 __all__ = [
     "ARCHS",
@@ -66,7 +67,7 @@ LICENCE_NOTE = (
 #: RTDETRDecoder(nc, ch, hd=128, nq=300, ndp=4, nh=4, ndl=3, d_ffn=512) on P3/P4/P5.
 RTDETR_V8N_YAML = """\
 # visuomotor small RT-DETR: yolov8n backbone + PAN neck (weights transfer from a trained yolov8n) and a
-# 3-layer RT-DETR decoder. Written by visuomotor.detection.training.
+# 3-layer RT-DETR decoder. Written by visuomotor.training.detector.
 nc: {nc}
 scales:
   n: [0.33, 0.25, 1024]
@@ -99,10 +100,6 @@ head:
 
 #: Layers of RTDETR_V8N_YAML that equal yolov8n's (backbone + neck); ``freeze`` takes this count.
 RTDETR_SHARED_LAYERS = 22
-
-
-class TrainError(VisuomotorError):
-    """Training, validation or export failed, or the training extras are missing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +279,7 @@ def write_train_data_yaml(data_dir: Path, out_path: Path, val_subset: int) -> Pa
     val_images = sorted((data_dir / "images" / "val").glob("*.*"))
     if not val_images or not (data_dir / "images" / "train").is_dir():
         raise TrainError(f"{data_dir} needs images/train and images/val: re-render with --images > 0")
-    from visuomotor.detection.dataset import CLASS_NAMES
+    from visuomotor.training.detector_data import CLASS_NAMES
 
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -521,7 +518,7 @@ def train_detector(config: TrainConfig, command: str = "") -> TrainResult:
     if config.arch == "yolo":
         model = YOLO(config.model_yaml)
     else:
-        from visuomotor.detection.dataset import CLASS_NAMES
+        from visuomotor.training.detector_data import CLASS_NAMES
 
         model_yaml = runs_dir / "rtdetr-v8n.yaml"
         model_yaml.write_text(RTDETR_V8N_YAML.format(nc=len(CLASS_NAMES)))

@@ -118,7 +118,7 @@ class DatasetConfig:
 
     def sim_config(self) -> SimConfig:
         """The simulator configuration these frames are rendered with."""
-        return SimConfig.from_flat_dict(
+        return SimConfig.from_flat(
             {
                 "camera.width_px": self.width_px,
                 "camera.height_px": self.height_px,

@@ -34,12 +34,12 @@ from visuomotor.latency import percentile_ms
 from visuomotor.perception import PerceptionFrame, PerceptionPipeline
 from visuomotor.policy.configuration import PolicyConfig
 from visuomotor.policy.cycle import PickCycle
-from visuomotor.policy.evaluation import EpisodeResult, EvalResult, summarise
 from visuomotor.policy.observation import ACTION_LAYOUT, pose_from_action
 from visuomotor.policy.runtime import ActOnnxPolicy
-from visuomotor.policy.sim_env import cube_in_bin
-from visuomotor.sim import SimConfig, SimWorld
+from visuomotor.sim import JointTrajectoryCommand, SimConfig, SimWorld
+from visuomotor.sim.pick_task import cube_in_bin
 from visuomotor.tracking import TrackerConfig
+from visuomotor.training.policy_eval import EpisodeResult, EvalResult, summarise
 
 __all__ = [
     "STAGES",
@@ -109,16 +109,16 @@ class ClosedLoopConfig:
                 flat |= read_params_file(overrides, section, required=False)
             return flat
 
-        detector = DetectorConfig.from_flat_dict(read_params_file(d / "detector.yaml", "detector"))
+        detector = DetectorConfig.from_flat(read_params_file(d / "detector.yaml", "detector"))
         policy = PolicyConfig.from_flat(read("policy.yaml", "policy"))
         return cls(
             detector=replace(detector, model_path=str(_resolve(detector.model_path, base))),
-            localiser=LocaliserConfig.from_flat_dict(read_params_file(d / "localiser.yaml", "localiser")),
-            tracker=TrackerConfig.from_flat_dict(read_params_file(d / "tracker.yaml", "tracker")),
+            localiser=LocaliserConfig.from_flat(read_params_file(d / "localiser.yaml", "localiser")),
+            tracker=TrackerConfig.from_flat(read_params_file(d / "tracker.yaml", "tracker")),
             policy=replace(policy, model_path=str(_resolve(policy.model_path, base))),
-            safety=SafetyConfig.from_flat_dict(read_params_file(d / "safety.yaml", "commander")),
+            safety=SafetyConfig.from_flat(read_params_file(d / "safety.yaml", "commander")),
             extrinsics_path=str(d / "extrinsics" / "sim.yaml"),
-            sim=SimConfig.from_flat_dict(read("sim.yaml", "sim", required=False)),
+            sim=SimConfig.from_flat(read("sim.yaml", "sim", required=False)),
         )
 
 
@@ -242,7 +242,8 @@ class SimClosedLoop:
                 qd_current_rad_s=qd,
             )
         if cmd is not None and cmd.publish and cmd.times_s.size:
-            w.follow_trajectory(cmd.to_trajectory_command())
+            traj = JointTrajectoryCommand(cmd.joint_names, cmd.times_s, cmd.positions, cmd.velocities)
+            w.follow_trajectory(traj)
             if cmd.gripper is not None:
                 w.set_gripper(cmd.gripper)
         t.append(time.monotonic_ns())
