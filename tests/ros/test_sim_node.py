@@ -165,6 +165,36 @@ def test_trajectory_reaches_pose_and_bad_commands_hold(
         assert reason in log, f"no rejection mentioning {reason!r} in:\n{log}"
 
 
+def test_a_command_published_before_a_reset_never_moves_the_reset_arm(
+    probe: GraphProbe, launch: Callable[..., NodeProcess]
+) -> None:
+    """Found by the 30-minute soak: a trajectory in flight across a scene reset (planned for the arm
+    before the reset teleported it home) started from home and whipped a wrist to 3 rad/s."""
+    sim = launch("sim", {"clock_mode": "realtime"})
+    joints = Collector()
+    probe.node.create_subscription(JointState, "/joint_states", joints.callback("/joint_states"), STATE)
+    pub = probe.node.create_publisher(JointTrajectory, JTC, COMMAND)
+    reset = probe.node.create_publisher(Int64, "/sim/reset", COMMAND)
+    probe.wait_for_subscribers(JTC)
+    probe.wait_for_subscribers("/sim/reset")
+    wait_until(lambda: joints.count("/joint_states") > 10, 30, "joint states")
+
+    def q_now() -> np.ndarray:
+        with joints.lock:
+            return _joint_positions(joints.last["/joint_states"])  # type: ignore[arg-type]
+
+    home = q_now()
+    far = home + np.array([0.6, -0.3, 0.3, 0.4, 0.0, 0.8])
+    for seed in range(3):
+        # Planned for the arm before the reset, published while the reset is on its way.
+        reset.publish(Int64(data=seed))
+        pub.publish(_trajectory(list(UR10E_JOINT_NAMES), [(list(far), 0.3)]))
+        wait_until(lambda seed=seed: f"scene reset (seed {seed})" in sim.output(), 10, "the reset")
+        time.sleep(0.6)
+        assert np.max(np.abs(q_now() - home)) < 1e-2, (seed, q_now() - home)
+    assert sim.alive()
+
+
 def test_lockstep_waits_for_each_frame_and_reset_is_seeded(
     probe: GraphProbe, launch: Callable[..., NodeProcess]
 ) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 import transforms3d
 from geometry_msgs.msg import Vector3
 from rclpy.node import Node
+from rclpy.subscription import MessageInfo
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64, Float64MultiArray, Int64
@@ -125,6 +126,7 @@ class SimNode(Node):
         if self._config.conveyor.enabled and p["conveyor_start"] == "on_request":
             self._world.set_conveyor_speed(0.0)
         self._last_seed = self._config.seed
+        self._reset_wall_ns = 0  # system time of the last scene reset
         self._lock = threading.Lock()  # guards the world: commands arrive on the executor thread
         self._stop = threading.Event()
         self._ack_stamp_ns = -1
@@ -173,7 +175,20 @@ class SimNode(Node):
         self.rejected += 1
         self.get_logger().warning(f"rejected {what}: {err} — the arm holds its last target")
 
-    def _on_trajectory(self, msg: JointTrajectory) -> None:
+    def _in_flight_across_a_reset(self, info: MessageInfo, what: str) -> bool:
+        """A command published before the last scene reset was planned for the arm before the reset
+        teleported it home: started from home it would whip the arm (the 30-minute soak measured 3 rad/s
+        on a wrist right after resets). No robot teleports; the sim drops it."""
+        sent = int(info.get("source_timestamp") or 0)
+        if 0 < sent < self._reset_wall_ns:
+            self.get_logger().warning(f"dropped a {what} published before the scene reset (planned for "
+                                      "the arm before it was reset)", throttle_duration_sec=1.0)
+            return True
+        return False
+
+    def _on_trajectory(self, msg: JointTrajectory, info: MessageInfo) -> None:
+        if self._in_flight_across_a_reset(info, "joint trajectory"):
+            return
         if not msg.points and sorted(msg.joint_names) == sorted(UR10E_JOINT_NAMES):
             # The JTC's stop: hold the arm where it is now (the measured joints, not the last target).
             with self._lock:
@@ -190,7 +205,9 @@ class SimNode(Node):
         except VisuomotorError as err:
             self._reject("joint trajectory", err)
 
-    def _on_forward(self, msg: Float64MultiArray) -> None:
+    def _on_forward(self, msg: Float64MultiArray, info: MessageInfo) -> None:
+        if self._in_flight_across_a_reset(info, "forward position command"):
+            return
         try:
             q = np.asarray(msg.data, dtype=float)
             if q.shape != (len(UR10E_JOINT_NAMES),):
@@ -219,6 +236,7 @@ class SimNode(Node):
             raise ConfigError(f"reset seed must be < 2**32, got {seed}")
         with self._lock:
             self._world.reset(seed)
+            self._reset_wall_ns = time.time_ns()
         self._last_seed = seed
         self.get_logger().info(f"scene reset (seed {seed})")
 
