@@ -194,9 +194,12 @@ class CommanderNode(Node):
             q = qd = stamp = None
         else:
             q, qd, stamp = j.positions_rad, j.velocities_rad_s, j.stamp_ns
+        qdd = None if j is None or q is None else j.accelerations_rad_s2
         if isinstance(reason, tuple):
-            return self._commander.hold(q, *reason, qd, now_ns=now, joints_stamp_ns=stamp)
-        return self._commander.refuse(reason, q, qd, now_ns=now, joints_stamp_ns=stamp)
+            return self._commander.hold(q, *reason, qd, now_ns=now, joints_stamp_ns=stamp,
+                                        qdd_current_rad_s2=qdd)
+        return self._commander.refuse(reason, q, qd, now_ns=now, joints_stamp_ns=stamp,
+                                      qdd_current_rad_s2=qdd)
 
     # ------------------------------------------------------------------ inputs
     def _on_joints(self, msg: JointState, info: MessageInfo) -> None:
@@ -253,6 +256,7 @@ class CommanderNode(Node):
                     chunk.T_base_link_tcp, chunk.gripper, chunk.step_s, joints.positions_rad,
                     now_ns=self._now_ns(), perception_stamp_ns=chunk.stamp_ns,
                     joints_stamp_ns=joints.stamp_ns, qd_current_rad_s=joints.velocities_rad_s,
+                    qdd_current_rad_s2=joints.accelerations_rad_s2,
                 )
                 if cmd.accepted:
                     self._chunk_ns = chunk.stamp_ns
@@ -274,6 +278,7 @@ class CommanderNode(Node):
             cmd = self._commander.watchdog(
                 self._now_ns(), j.positions_rad, perception_stamp_ns=self._chunk_ns,
                 joints_stamp_ns=j.stamp_ns, qd_current_rad_s=j.velocities_rad_s,
+                qdd_current_rad_s2=j.accelerations_rad_s2,
             )
         if cmd is not None:
             self._send(cmd)

@@ -182,3 +182,31 @@ def test_the_stream_belongs_to_its_first_publisher_until_released() -> None:
         feed("/driver2", q, later + 70_000_000)
     assert np.allclose(feed("/driver2", q, later + 80_000_000).positions_rad, q)
     assert f.owner == "/driver2"
+
+
+def test_two_measured_velocities_give_the_acceleration_and_the_commander_carries_the_state_with_it() -> None:
+    """Found by the fault suite: a plan from a 35–150 ms old state extrapolated at constant velocity
+    while the arm accelerated needed 10–24 rad/s² from the true state."""
+    f = JointStateFilter(0.2)
+    a = np.array([2.0, -1.0, 0.5, 0.0, 3.0, -2.0])  # the arm accelerating, rad/s²
+    q0, v0 = np.array(Q_HOME), np.array([0.3, -0.2, 0.1, 0.0, 0.4, -0.3])
+
+    def measured(t_s: float) -> JointStateSample:
+        q, v = q0 + v0 * t_s + 0.5 * a * t_s**2, v0 + a * t_s
+        return joint_state_from_arrays(UR10E_JOINT_NAMES, list(q), list(v), int(t_s * 1e9))
+
+    with pytest.raises(InvalidJointState):
+        f.update(measured(0.0))
+    assert f.update(measured(0.01)).accelerations_rad_s2 is None  # the first accepted: nothing before it
+    s = f.update(measured(0.02))
+    np.testing.assert_allclose(s.accelerations_rad_s2, a, atol=1e-6)
+    # 120 ms later the commander holds from where the arm really is, not where constant velocity says.
+    c = Commander(SafetyConfig(), T_flange_tcp=T_FLANGE_TCP)
+    age, t_now = 0.12, 0.14
+    hold = c.hold(s.positions_rad, "test", "test", s.velocities_rad_s, now_ns=int(t_now * 1e9),
+                  joints_stamp_ns=s.stamp_ns, qdd_current_rad_s2=s.accelerations_rad_s2)
+    true_q = q0 + v0 * t_now + 0.5 * a * t_now**2
+    np.testing.assert_allclose(hold.start_positions, true_q, atol=1e-9)
+    np.testing.assert_allclose(hold.start_velocities, v0 + a * t_now, atol=1e-9)
+    constant_velocity = s.positions_rad + s.velocities_rad_s * age
+    assert np.abs(constant_velocity - true_q).max() > 0.01  # what the old extrapolation missed

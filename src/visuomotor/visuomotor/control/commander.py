@@ -212,6 +212,7 @@ class Commander:
         perception_stamp_ns: int | None,
         joints_stamp_ns: int | None,
         qd_current_rad_s: np.ndarray | None = None,
+        qdd_current_rad_s2: np.ndarray | None = None,
     ) -> JointCommand:
         """Turn an action chunk into a checked trajectory, or a HOLD with the reason.
 
@@ -226,6 +227,8 @@ class Commander:
             qd_current_rad_s: (6,) current joint velocity, rad/s, measured or estimated
                 (``JointStateFilter``); None = unknown, and the chunk is refused (``unknown_velocity``):
                 the first segment starts with it, and assuming rest misjudges the start acceleration.
+            qdd_current_rad_s2: (6,) current joint acceleration, rad/s², from two measured velocities
+                (``JointStateFilter``); None = extrapolate at constant velocity.
 
         The plan starts where the arm is NOW: the measured joints extrapolated at their velocity from
         ``joints_stamp_ns`` to ``now_ns`` (a joint state may be up to ``joint_state_timeout_s`` old; at
@@ -236,7 +239,7 @@ class Commander:
         """
         age_s = self._state_age_s(now_ns, joints_stamp_ns)
         q_current_rad, qd_current_rad_s = self._predicted(
-            q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns
+            q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns, qdd_current_rad_s2
         )
         try:
             q0 = self._current_joints(q_current_rad)
@@ -300,6 +303,7 @@ class Commander:
         perception_stamp_ns: int | None,
         joints_stamp_ns: int | None,
         qd_current_rad_s: np.ndarray | None = None,
+        qdd_current_rad_s2: np.ndarray | None = None,
     ) -> JointCommand | None:
         """Call at the control rate between chunks: a HOLD when the e-stop latches or inputs go stale.
 
@@ -311,7 +315,7 @@ class Commander:
             return None
         age_s = self._state_age_s(now_ns, joints_stamp_ns)
         q_current_rad, qd_current_rad_s = self._predicted(
-            q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns
+            q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns, qdd_current_rad_s2
         )
         try:
             self._guard.check_estop()
@@ -329,6 +333,7 @@ class Commander:
         *,
         now_ns: int | None = None,
         joints_stamp_ns: int | None = None,
+        qdd_current_rad_s2: np.ndarray | None = None,
     ) -> JointCommand:
         """A HOLD for the node's own reasons (counted under ``reason_code`` in the recorder).
 
@@ -351,11 +356,12 @@ class Commander:
             now_ns: current time, ns, on the clock of ``joints_stamp_ns``: with both, the state is
                 extrapolated to now and its age lengthens the stop (as in :meth:`plan`).
             joints_stamp_ns: stamp of ``q_current_rad``, ns.
+            qdd_current_rad_s2: measured acceleration, as in :meth:`plan`.
         """
         age_s = self._state_age_s(now_ns, joints_stamp_ns)
         if now_ns is not None:
             q_current_rad, qd_current_rad_s = self._predicted(
-                q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns
+                q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns, qdd_current_rad_s2
             )
         return self._make_hold(q_current_rad, reason_code, reason, qd_current_rad_s, age_s)
 
@@ -365,15 +371,18 @@ class Commander:
         qd_current_rad_s: np.ndarray | None,
         now_ns: int,
         joints_stamp_ns: int | None,
+        qdd_current_rad_s2: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """The measured state (q, q̇) carried forward from its stamp to ``now_ns`` at constant velocity
-        (where the arm is now). Only for a fresh state (0 < age ≤ ``joint_state_timeout_s``) with a known,
-        finite velocity; otherwise the state as given (a stale or invalid one is refused by the checks).
+        """The measured state (q, q̇) carried forward from its stamp to ``now_ns`` (where the arm is now):
+        at its measured acceleration when known (clipped to 3× the limits: a noisy difference must not
+        fling the estimate), else at constant velocity. Only for a fresh state (0 < age ≤
+        ``joint_state_timeout_s``) with a known, finite velocity; otherwise the state as given (a stale or
+        invalid one is refused by the checks anyway).
 
-        Carrying it along the published trajectory instead (the controller's plan, accelerations
-        included) was tried and measured worse: the controller starts each trajectory from its own
-        desired state and the arm lags that, so the plan's deltas are not the arm's (tests/faults: plans
-        needing 11 rad/s² from the true state, none with constant velocity).
+        Found by the fault suite: a plan from a state 35–150 ms old, extrapolated at constant velocity
+        while the arm was accelerating, needed 10–24 rad/s² from the true state. Carrying the state along
+        the published trajectory instead was tried and measured worse: the controller starts each
+        trajectory from its own desired state and the arm lags that.
         """
         q, qd = _vector(q_current_rad), _vector(qd_current_rad_s, max_abs=1e3)
         if q is None or qd is None or joints_stamp_ns is None:
@@ -381,7 +390,12 @@ class Commander:
         age_s = (now_ns - joints_stamp_ns) * 1e-9
         if not 0.0 < age_s <= self._config.joint_state_timeout_s:
             return q_current_rad, qd_current_rad_s
-        return q + qd * age_s, qd
+        qdd = _vector(qdd_current_rad_s2, max_abs=1e4)
+        if qdd is None:
+            return q + qd * age_s, qd
+        bound = 3.0 * self._config.acceleration_limits_rad_s2()
+        qdd = np.clip(qdd, -bound, bound)
+        return q + qd * age_s + 0.5 * qdd * age_s**2, qd + qdd * age_s
 
     def _state_age_s(self, now_ns: int | None, joints_stamp_ns: int | None) -> float:
         """How old the joint state is, seconds, within [0, joint_state_timeout_s] (0 when not known)."""
@@ -397,6 +411,7 @@ class Commander:
         *,
         now_ns: int | None = None,
         joints_stamp_ns: int | None = None,
+        qdd_current_rad_s2: np.ndarray | None = None,
     ) -> JointCommand:
         """A HOLD for a command refused before planning (e.g. malformed at the boundary), counted by the
         guard under the violation's reason like any other rejection. Arguments as in :meth:`hold`."""
@@ -405,7 +420,7 @@ class Commander:
         age_s = self._state_age_s(now_ns, joints_stamp_ns)
         if now_ns is not None:
             q_current_rad, qd_current_rad_s = self._predicted(
-                q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns
+                q_current_rad, qd_current_rad_s, now_ns, joints_stamp_ns, qdd_current_rad_s2
             )
         return self._hold(q_current_rad, violation, qd_current_rad_s, age_s)
 

@@ -9,11 +9,13 @@ really did. :func:`joint_state_from_arrays` turns the fields of a ``sensor_msgs/
 :class:`JointStateFilter` follows the stream: it drops a sample that implies a speed no UR10e can reach
 (a second publisher, a corrupted message) and fills in the velocity when the message carries none, by a
 finite difference of two stamped samples; with no usable pair the velocity stays unknown (``None``) and
-the commander refuses to plan rather than assume the arm is at rest.
+the commander refuses to plan rather than assume the arm is at rest. Two measured velocities give the
+acceleration, with which the commander carries a slightly old state forward to now.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +65,8 @@ class JointStateSample:
         velocity_source: ``"measured"`` (in the message), ``"estimated"`` (finite difference of two
             stamped samples, :class:`JointStateFilter`) or ``"unknown"``.
         others: finite positions of the other named joints (e.g. ``gripper_joint``), by name.
+        accelerations_rad_s2: (6,) the difference of this sample's and the previous accepted sample's
+            measured velocities over their stamps (:class:`JointStateFilter`), or None.
     """
 
     stamp_ns: int
@@ -70,6 +74,7 @@ class JointStateSample:
     velocities_rad_s: np.ndarray | None
     velocity_source: str = UNKNOWN
     others: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    accelerations_rad_s2: np.ndarray | None = None
 
     def position(self, name: str) -> float | None:
         """Position of any named joint (arm or other), or None if the message did not carry a finite one."""
@@ -263,7 +268,11 @@ class JointStateFilter:
                     )
         prev, self._accepted = self._accepted, sample
         if sample.velocities_rad_s is not None:
-            return sample
+            dt_ns = sample.stamp_ns - prev.stamp_ns if prev is not None else 0
+            if prev is None or prev.velocities_rad_s is None or not 0 < dt_ns <= self._max_gap_ns:
+                return sample
+            qdd = (sample.velocities_rad_s - prev.velocities_rad_s) / (dt_ns * 1e-9)
+            return dataclasses.replace(sample, accelerations_rad_s2=readonly(qdd))
         if prev is not None and 0 < sample.stamp_ns - prev.stamp_ns <= self._max_gap_ns:
             dt_s = (sample.stamp_ns - prev.stamp_ns) * 1e-9
             qd = (sample.positions_rad - prev.positions_rad) / dt_s

@@ -70,6 +70,7 @@ class StreamingCommander:
         perception_stamp_ns: int | None,
         joints_stamp_ns: int | None,
         qd_current_rad_s: np.ndarray | None = None,
+        qdd_current_rad_s2: np.ndarray | None = None,
     ) -> JointCommand:
         """Plan a chunk (see ``Commander.plan``); an accepted plan is streamed from ``now_ns`` on."""
         plan = self._cmd.plan(
@@ -81,6 +82,7 @@ class StreamingCommander:
             perception_stamp_ns=perception_stamp_ns,
             joints_stamp_ns=joints_stamp_ns,
             qd_current_rad_s=qd_current_rad_s,
+            qdd_current_rad_s2=qdd_current_rad_s2,
         )
         if plan.accepted:  # stream from the state it was planned from (the predicted joints)
             q0, qd0 = plan.start_positions, plan.start_velocities
