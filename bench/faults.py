@@ -59,13 +59,12 @@ from chaos import (  # noqa: E402
     CheckResult,
     Fuzzer,
     Recovery,
+    node_processes,
 )
 from clockgraph import ClockGraph  # noqa: E402
 from graph_probe import GraphProbe  # noqa: E402
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 from netem import impaired_stretch, network_graph, unavailable  # noqa: E402
-
-from visuomotor_ros.launcher import NodeProcess  # noqa: E402
 
 PARTS = ("chaos", "clock", "network", "starvation")
 
@@ -106,22 +105,6 @@ def _domain(domain: int) -> Iterator[int]:
             os.environ.pop("ROS_DOMAIN_ID", None)
         else:
             os.environ["ROS_DOMAIN_ID"] = old
-
-
-@contextlib.contextmanager
-def _processes(logs: Path) -> Iterator[tuple[Callable[..., NodeProcess], list[NodeProcess]]]:
-    procs: list[NodeProcess] = []
-
-    def launch(name: str, params: dict[str, Any] | None = None, **kwargs: Any) -> NodeProcess:
-        proc = NodeProcess(name, params=params, log_path=logs / f"{name}-{len(procs)}.log", **kwargs)
-        procs.append(proc)
-        return proc
-
-    try:
-        yield launch, procs
-    finally:
-        for proc in reversed(procs):
-            proc.stop()
 
 
 def _recovered(graph: ChaosGraph, timeout_s: float = 20.0) -> bool:
@@ -169,7 +152,7 @@ def run_chaos(args: argparse.Namespace, logs: Path) -> Part:
     recoveries: list[Recovery] = []
     rewinds: list[dict[str, Any]] = []
     estop_ms: list[float] = []
-    with _processes(logs / "chaos") as (launch, _):
+    with node_processes(logs / "chaos") as (launch, _):
         probe = GraphProbe("faults_bench")
         graph = ChaosGraph(probe, launch)
         try:
@@ -276,7 +259,7 @@ def _rewind(graph: ChaosGraph, r: int) -> dict[str, Any]:
 def run_clock(args: argparse.Namespace, logs: Path) -> Part:
     part = Part("clock")
     jumps = []
-    with _processes(logs / "clock") as (launch, _):
+    with node_processes(logs / "clock") as (launch, _):
         probe = GraphProbe("faults_clock")
         graph = ClockGraph(probe, launch)
         try:
@@ -352,7 +335,7 @@ def run_starvation(args: argparse.Namespace, logs: Path) -> Part:
     """Perception SIGSTOP/SIGCONT duty-cycled: no tracks → no chunks → the commander must hold."""
     part = Part("starvation")
     cycles = [(0.2, 0.3)] * 5 + [(0.6, 0.6)] * 5 + [(2.0, 0.0)]
-    with _processes(logs / "starvation") as (launch, _):
+    with node_processes(logs / "starvation") as (launch, _):
         probe = GraphProbe("faults_starvation")
         graph = ChaosGraph(probe, launch, stack=("commander",), perception=True)
         try:

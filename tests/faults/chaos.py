@@ -23,12 +23,13 @@ samples. The message strategies below (hypothesis) generate the hostile input fo
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,6 +213,24 @@ def _collision(path: np.ndarray, q_true: np.ndarray) -> str | None:
 
 # ---------------------------------------------------------------------------------------- the graph
 
+
+
+@contextlib.contextmanager
+def node_processes(logs: Path) -> Iterator[tuple[Callable[..., NodeProcess], list[NodeProcess]]]:
+    """``launch(name, params, **kwargs)`` starting node processes that log under ``logs``; every one is
+    stopped (last first) when the block ends. The tests' fixtures and bench/faults.py share it."""
+    procs: list[NodeProcess] = []
+
+    def launch(name: str, params: dict[str, Any] | None = None, **kwargs: Any) -> NodeProcess:
+        proc = NodeProcess(name, params=params, log_path=logs / f"{name}-{len(procs)}.log", **kwargs)
+        procs.append(proc)
+        return proc
+
+    try:
+        yield launch, procs
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
 
 @dataclass
 class Received:

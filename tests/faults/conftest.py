@@ -9,17 +9,14 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ros"))
 
-from chaos import ChaosGraph
+from chaos import ChaosGraph, node_processes
 from graph_probe import GraphProbe
-
-from visuomotor_ros.launcher import NodeProcess
 
 _MODULES = itertools.count(1)
 
@@ -42,22 +39,15 @@ def ros_domain() -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosGraph]:
-    logs = tmp_path_factory.mktemp("faults")
-    procs: list[NodeProcess] = []
-
-    def launch(name: str, params: dict[str, Any] | None = None, **kwargs: Any) -> NodeProcess:
-        proc = NodeProcess(name, params=params, log_path=logs / f"{name}-{len(procs)}.log", **kwargs)
-        procs.append(proc)
-        return proc
-
     probe = GraphProbe("faults_probe")
-    g = ChaosGraph(probe, launch)
     try:
-        g.wait_ready()
-        g.streaming(True)
-        yield g
+        with node_processes(tmp_path_factory.mktemp("faults")) as (launch, _):  # stopped before the probe
+            g = ChaosGraph(probe, launch)
+            try:
+                g.wait_ready()
+                g.streaming(True)
+                yield g
+            finally:
+                g.close()
     finally:
-        g.close()
-        for proc in reversed(procs):
-            proc.stop()
         probe.close()

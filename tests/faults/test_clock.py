@@ -16,10 +16,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from chaos import node_processes
 from clockgraph import ClockGraph
 from graph_probe import GraphProbe, wait_until
-
-from visuomotor_ros.launcher import NodeProcess
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -29,23 +28,16 @@ GRACE_S = 0.15  # a command planned just before the jump may arrive just after i
 
 @pytest.fixture(scope="module")
 def clock_graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClockGraph]:
-    logs = tmp_path_factory.mktemp("clock")
-    procs: list[NodeProcess] = []
-
-    def launch(name: str, params: dict[str, Any] | None = None, **kwargs: Any) -> NodeProcess:
-        proc = NodeProcess(name, params=params, log_path=logs / f"{name}-{len(procs)}.log", **kwargs)
-        procs.append(proc)
-        return proc
-
     probe = GraphProbe("clock_probe")
-    g = ClockGraph(probe, launch)
     try:
-        g.wait_ready()
-        yield g
+        with node_processes(tmp_path_factory.mktemp("clock")) as (launch, _):  # stopped before the probe
+            g = ClockGraph(probe, launch)
+            try:
+                g.wait_ready()
+                yield g
+            finally:
+                g.close()
     finally:
-        g.close()
-        for proc in reversed(procs):
-            proc.stop()
         probe.close()
 
 
