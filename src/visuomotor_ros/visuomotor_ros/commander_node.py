@@ -191,10 +191,9 @@ class CommanderNode(Node):
         it is fresh — extrapolated to now, its age lengthening the stop — else a STOP (not trustworthy)."""
         j, now = self._joints, self._now_ns()
         if j is None or abs(now - j.stamp_ns) > self._config.joint_state_timeout_s * 1e9:
-            q = qd = stamp = None
+            q = qd = qdd = stamp = None
         else:
-            q, qd, stamp = j.positions_rad, j.velocities_rad_s, j.stamp_ns
-        qdd = None if j is None or q is None else j.accelerations_rad_s2
+            q, qd, qdd, stamp = j.positions_rad, j.velocities_rad_s, j.accelerations_rad_s2, j.stamp_ns
         if isinstance(reason, tuple):
             return self._commander.hold(q, *reason, qd, now_ns=now, joints_stamp_ns=stamp,
                                         qdd_current_rad_s2=qdd)
